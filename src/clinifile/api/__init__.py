@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app, dependencies, one routes module per resource."""

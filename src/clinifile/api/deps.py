@@ -1,0 +1,58 @@
+"""Dependencies that let route signatures read like prose."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from clinifile.api.errors import BadRequest
+from clinifile.errors import AuthenticationFailed, NotFound
+from clinifile.runtime import Runtime
+from clinifile.services.keys import Principal, authenticate
+
+MAX_ID = 2**63 - 1
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def require_user_agent(request: Request) -> None:
+    if not request.headers.get("user-agent", "").strip():
+        raise BadRequest("Requires a user agent")
+
+
+def _basic_user(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic" or not credentials:
+        return ""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed("Malformed HTTP Basic credentials") from None
+    return decoded.partition(":")[0]
+
+
+def get_principal(
+    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> Principal:
+    raw_key = _basic_user(request)
+    with runtime.sessions() as session:
+        return authenticate(session, runtime.settings, raw_key)
+
+
+def parse_id(value: str, what: str = "record") -> int:
+    """A path id: digits only, within 64 bits; anything else is a 404."""
+    if not (0 < len(value) <= 19 and value.isascii() and value.isdigit()):
+        raise NotFound(what)
+    if not 1 <= int(value) <= MAX_ID:
+        raise NotFound(what)
+    return int(value)
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,80 @@
+"""Records as API.md shows them: ids as strings, UTC times with Z, absolute links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+
+from clinifile.db.models import Attachment, Patient
+from clinifile.domain.states import AttachmentState
+
+
+def base_url(request: Request) -> str:
+    """The URL the client called, without a trailing slash (proxy headers honoured by
+    uvicorn's --forwarded-allow-ips)."""
+    return str(request.base_url).rstrip("/")
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _link(url: str) -> dict[str, Any]:
+    return {"links": {"self": url}}
+
+
+def attachment(request: Request, record: Attachment) -> dict[str, Any]:
+    base = base_url(request)
+    completed = record.state == AttachmentState.COMPLETED
+    self_url = f"{base}/v1/patient_attachments/{record.id}"
+    return {
+        "id": str(record.id),
+        "content_type": record.content_type if completed else None,
+        "description": record.description,
+        "filename": record.filename if completed else None,
+        "size": record.size if completed else None,
+        "processing_completed": completed,
+        "processed_at": iso(record.processed_at) if completed else None,
+        "archived_at": iso(record.archived_at),
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+        "content": _link(f"{self_url}/content") if completed else None,
+        "patient": _link(f"{base}/v1/patients/{record.patient_id}"),
+        "user": _link(f"{base}/v1/users/{record.user_id}"),
+        "links": {"self": self_url},
+    }
+
+
+def patient(request: Request, record: Patient) -> dict[str, Any]:
+    base = base_url(request)
+    self_url = f"{base}/v1/patients/{record.id}"
+    return {
+        "id": str(record.id),
+        "first_name": record.first_name,
+        "last_name": record.last_name,
+        "email": record.email,
+        "date_of_birth": record.date_of_birth.isoformat() if record.date_of_birth else None,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+        "archived_at": iso(record.archived_at),
+        "patient_attachments": _link(f"{self_url}/patient_attachments"),
+        "links": {"self": self_url},
+    }
+
+
+def page(
+    request: Request, plural: str, records: list[dict[str, Any]], total: int, page: int, per_page: int
+) -> dict[str, Any]:
+    url = request.url
+
+    def at(number: int) -> str:
+        return str(url.include_query_params(page=number, per_page=per_page))
+
+    links: dict[str, str] = {"self": str(url)}
+    if page * per_page < total:
+        links["next"] = at(page + 1)
+    if page > 1:
+        links["previous"] = at(page - 1)
+    return {plural: records, "total_entries": total, "links": links}

@@ -1,0 +1,101 @@
+"""Patient attachments: register uploads (step 3), read, describe, archive, download."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import RedirectResponse
+
+from clinifile.api import presenters
+from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
+from clinifile.api.schemas import AttachmentCreate, AttachmentUpdate, Paging, paging
+from clinifile.errors import ValidationFailed
+from clinifile.services import attachments
+
+router = APIRouter(tags=["patient attachments"])
+
+
+@router.post("/v1/patient_attachments", status_code=201)
+def create_attachment(
+    body: AttachmentCreate, request: Request, response: Response,
+    runtime: RuntimeDep, principal: PrincipalDep,
+) -> dict[str, Any]:
+    patient_id = int(body.patient_id)
+    if not 1 <= patient_id < 2**63:
+        raise ValidationFailed({"patient_id": "does not exist"})
+    attachment = attachments.create(
+        runtime, principal,
+        patient_id=patient_id, upload_url=body.upload_url, description=body.description,
+    )
+    record = presenters.attachment(request, attachment)
+    response.headers["Location"] = record["links"]["self"]
+    return record
+
+
+def _page(
+    request: Request, runtime: RuntimeDep, principal: PrincipalDep, paging: Paging,
+    patient_id: int | None,
+) -> dict[str, Any]:
+    rows, total = attachments.page(
+        runtime, principal, patient_id=patient_id, offset=paging.offset, limit=paging.per_page
+    )
+    records = [presenters.attachment(request, row) for row in rows]
+    return presenters.page(
+        request, "patient_attachments", records, total, paging.page, paging.per_page
+    )
+
+
+@router.get("/v1/patient_attachments")
+def list_attachments(
+    request: Request, runtime: RuntimeDep, principal: PrincipalDep,
+    paging: Annotated[Paging, Depends(paging)],
+) -> dict[str, Any]:
+    return _page(request, runtime, principal, paging, patient_id=None)
+
+
+@router.get("/v1/patients/{patient_id}/patient_attachments")
+def list_patient_attachments(
+    patient_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep,
+    paging: Annotated[Paging, Depends(paging)],
+) -> dict[str, Any]:
+    return _page(request, runtime, principal, paging, parse_id(patient_id, "patient"))
+
+
+@router.get("/v1/patient_attachments/{attachment_id}")
+def get_attachment(
+    attachment_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    record = attachments.get(runtime, principal, parse_id(attachment_id))
+    return presenters.attachment(request, record)
+
+
+@router.patch("/v1/patient_attachments/{attachment_id}")
+def update_attachment(
+    attachment_id: str, body: AttachmentUpdate, request: Request,
+    runtime: RuntimeDep, principal: PrincipalDep,
+) -> dict[str, Any]:
+    record = attachments.update_description(
+        runtime, principal, parse_id(attachment_id), body.description
+    )
+    return presenters.attachment(request, record)
+
+
+@router.post("/v1/patient_attachments/{attachment_id}/archive", status_code=204)
+def archive_attachment(attachment_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> Response:
+    attachments.archive(runtime, principal, parse_id(attachment_id))
+    return Response(status_code=204)
+
+
+@router.delete("/v1/patient_attachments/{attachment_id}", status_code=204, deprecated=True)
+def delete_attachment(attachment_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> Response:
+    attachments.archive(runtime, principal, parse_id(attachment_id))
+    return Response(status_code=204)
+
+
+@router.get("/v1/patient_attachments/{attachment_id}/content", status_code=303)
+def attachment_content(
+    attachment_id: str, runtime: RuntimeDep, principal: PrincipalDep
+) -> RedirectResponse:
+    url = attachments.content_url(runtime, principal, parse_id(attachment_id))
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,93 @@
+"""Patients: the minimum a client needs, and step 1 of the upload flow."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from clinifile.api import presenters
+from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
+from clinifile.api.schemas import Paging, PatientCreate, paging
+from clinifile.db import patients as patients_db
+from clinifile.db.types import utcnow
+from clinifile.errors import NotFound
+from clinifile.services import uploads
+
+router = APIRouter(prefix="/v1/patients", tags=["patients"])
+
+
+@router.get("")
+def list_patients(
+    request: Request, runtime: RuntimeDep, principal: PrincipalDep,
+    paging: Annotated[Paging, Depends(paging)],
+) -> dict[str, Any]:
+    with runtime.sessions() as session:
+        rows, total = patients_db.page(
+            session, principal.account_id, offset=paging.offset, limit=paging.per_page
+        )
+    records = [presenters.patient(request, row) for row in rows]
+    return presenters.page(request, "patients", records, total, paging.page, paging.per_page)
+
+
+@router.post("", status_code=201)
+def create_patient(
+    body: PatientCreate, request: Request, response: Response,
+    runtime: RuntimeDep, principal: PrincipalDep,
+) -> dict[str, Any]:
+    with runtime.transaction() as session:
+        patient = patients_db.create(session, account_id=principal.account_id, **body.model_dump())
+    record = presenters.patient(request, patient)
+    response.headers["Location"] = record["links"]["self"]
+    return record
+
+
+@router.get("/{patient_id}")
+def get_patient(
+    patient_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    with runtime.sessions() as session:
+        patient = patients_db.get(session, principal.account_id, parse_id(patient_id, "patient"))
+    if patient is None:
+        raise NotFound("patient")
+    return presenters.patient(request, patient)
+
+
+def _set_archived(runtime: RuntimeDep, principal: PrincipalDep, patient_id: str, archived: bool) -> Any:
+    with runtime.transaction() as session:
+        patient = patients_db.get(session, principal.account_id, parse_id(patient_id, "patient"))
+        if patient is None:
+            raise NotFound("patient")
+        if (patient.archived_at is not None) != archived:
+            patient.archived_at = utcnow() if archived else None
+            patient.updated_at = utcnow()
+        return patient
+
+
+@router.post("/{patient_id}/archive", status_code=204)
+def archive_patient(patient_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> Response:
+    _set_archived(runtime, principal, patient_id, archived=True)
+    return Response(status_code=204)
+
+
+@router.post("/{patient_id}/unarchive")
+def unarchive_patient(
+    patient_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    return presenters.patient(request, _set_archived(runtime, principal, patient_id, archived=False))
+
+
+@router.get("/{patient_id}/attachment_presigned_post")
+def presigned_post(
+    patient_id: str, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    pid = parse_id(patient_id, "patient")
+    with runtime.sessions() as session:
+        patient = patients_db.get(session, principal.account_id, pid)
+    if patient is None or patient.archived_at is not None:
+        raise NotFound("patient")
+    account = principal.account
+    post = uploads.presign(
+        runtime.settings, runtime.store(account.region), runtime.secret, account, pid
+    )
+    return {"url": post.url, "fields": post.fields}

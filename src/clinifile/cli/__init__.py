@@ -1,0 +1,1 @@
+"""The `clinifile` command line."""

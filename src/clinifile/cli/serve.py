@@ -1,0 +1,123 @@
+"""`clinifile serve`: object store, migrations, API and worker in one process tree."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from contextlib import ExitStack
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from clinifile.api.app import create_app
+from clinifile.cli.settings import DataDirOption, load_settings
+from clinifile.cli.snippet import curl_snippet
+from clinifile.config import Settings
+from clinifile.db.migrate import upgrade
+from clinifile.runtime import Runtime, build_runtime, ensure_buckets
+from clinifile.services.accounts import create_api_key, create_demo_if_empty
+from clinifile.storage.seaweed import EmbeddedSeaweed, WeedNotFound
+from clinifile.worker.runner import Worker
+
+log = logging.getLogger("clinifile.serve")
+
+
+def _start_embedded_store(settings: Settings, stack: ExitStack) -> Settings:
+    weed = EmbeddedSeaweed(
+        settings.data_dir / "seaweedfs", binary=settings.weed_binary, s3_port=settings.weed_s3_port
+    )
+    weed.start()
+    stack.callback(weed.stop)
+    assert weed.credentials is not None
+    return settings.model_copy(
+        update={
+            "s3_endpoint_url": weed.endpoint_url,
+            "s3_access_key_id": weed.credentials.access_key_id,
+            "s3_secret_access_key": weed.credentials.secret_access_key,
+        }
+    )
+
+
+def _announce(runtime: Runtime, base: str, console: Console) -> None:
+    demo_file = runtime.settings.data_dir / "demo.txt"
+    demo = create_demo_if_empty(runtime)
+    if demo is not None:
+        demo_file.write_text(f"{demo.account_id} {demo.patient_id}\n")
+        account_id, patient_id, key = demo.account_id, demo.patient_id, demo.api_key
+    elif demo_file.exists():
+        account_id, patient_id = (int(x) for x in demo_file.read_text().split())
+        # keys are stored only as hashes: a fresh one for this run's example
+        key = create_api_key(runtime, account_id)
+    else:
+        return
+    console.print(f"[bold]clinifile[/bold] is serving on {base}")
+    console.print(f"Demo trial account {account_id}, patient {patient_id}. API key:")
+    console.print(key, markup=False, highlight=False, soft_wrap=True)
+    console.print("\nTry the whole upload flow (paste into bash):\n")
+    console.print(curl_snippet(base=base, key=key, patient_id=patient_id), markup=False,
+                  highlight=False, soft_wrap=True)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def serve_command(
+    data_dir: DataDirOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8000].")] = None,
+    worker: Annotated[bool, typer.Option(help="Run the processing worker in this process.")] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="Proxies whose X-Forwarded-* headers are trusted (comma-separated)."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Starts the object store (unless an external one is configured), migrates the
+    database, and serves the API with the processing worker. Ctrl-C stops it all."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = load_settings(data_dir, host=host, port=port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    console = Console()
+    with ExitStack() as stack:
+        if settings.s3_endpoint_url is None:
+            try:
+                settings = _start_embedded_store(settings, stack)
+            except WeedNotFound as error:
+                console.print(f"[red]error:[/red] {error}")
+                raise typer.Exit(2) from None
+        upgrade(settings.resolved_database_url())
+        runtime = build_runtime(settings)
+        stack.callback(runtime.close)
+        ensure_buckets(runtime)
+        if worker and settings.worker_enabled:
+            background = Worker(runtime)
+            background.start()
+            stack.callback(background.stop)
+        base = f"http://{settings.host}:{settings.port}"
+        _announce(runtime, base, console)
+        config = uvicorn.Config(
+            create_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            proxy_headers=forwarded_allow_ips is not None,
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_level=log_level,
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        # uvicorn re-raises the signal that stopped it; make SIGTERM unwind this block
+        # (like Ctrl-C does) so the worker and the object store are stopped too
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        server.run()
+        if not server.started:
+            log.error("the API could not start (is port %s in use?)", settings.port)
+            sys.exit(1)
+    log.info("stopped")
+

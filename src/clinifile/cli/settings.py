@@ -1,0 +1,44 @@
+"""Settings and runtime as CLI commands open them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from clinifile.config import Settings
+from clinifile.db.migrate import upgrade
+from clinifile.runtime import Runtime, build_runtime
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where the database, files and secrets live [env: CLINIFILE_DATA_DIR; "
+        "default: ./clinifile-data].",
+        show_default=False,
+    ),
+]
+
+
+def load_settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+@contextmanager
+def open_runtime(data_dir: Path | None) -> Iterator[Runtime]:
+    """A runtime on an up-to-date database (works while `serve` runs)."""
+    settings = load_settings(data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url())
+    runtime = build_runtime(settings)
+    try:
+        yield runtime
+    finally:
+        runtime.close()

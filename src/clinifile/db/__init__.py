@@ -1,0 +1,1 @@
+"""Database: models, one repository module per entity, Alembic migrations."""

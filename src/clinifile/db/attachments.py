@@ -1,0 +1,151 @@
+"""Attachments, and all the SQL of the processing queue (the attachments table is the queue).
+
+Every state change is a compare-and-set UPDATE: it names the state (and lease owner) it
+expects, and reports whether it won.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from clinifile.db.models import Attachment
+from clinifile.db.types import utcnow
+from clinifile.domain.states import AttachmentState
+
+
+def insert(session: Session, **fields: Any) -> Attachment:
+    now = utcnow()
+    attachment = Attachment(
+        state=AttachmentState.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def get(session: Session, account_id: int, attachment_id: int) -> Attachment | None:
+    """The attachment of this account (archived included), or None."""
+    return session.scalars(
+        select(Attachment).where(
+            Attachment.id == attachment_id, Attachment.account_id == account_id
+        )
+    ).first()
+
+
+def page(
+    session: Session,
+    account_id: int,
+    *,
+    patient_id: int | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Attachment], int]:
+    where = [Attachment.account_id == account_id, Attachment.archived_at.is_(None)]
+    if patient_id is not None:
+        where.append(Attachment.patient_id == patient_id)
+    total = session.scalar(select(func.count()).select_from(Attachment).where(*where)) or 0
+    rows = session.scalars(
+        select(Attachment).where(*where).order_by(Attachment.id).offset(offset).limit(limit)
+    ).all()
+    return list(rows), total
+
+
+def update_fields(session: Session, attachment: Attachment, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(attachment, name, value)
+    attachment.updated_at = utcnow()
+    session.flush()
+
+
+# --- the queue -------------------------------------------------------------------------
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        and_(Attachment.state == AttachmentState.PENDING, Attachment.next_attempt_at <= now),
+        and_(
+            Attachment.state == AttachmentState.PROCESSING,
+            Attachment.lease_expires_at < now,
+        ),
+    )
+
+
+def claim_next(session: Session, *, owner: str, lease_seconds: int) -> int | None:
+    """Leases the next due attachment (or one whose lease ran out) to owner.
+
+    On PostgreSQL the candidate row is locked with SKIP LOCKED so concurrent workers pick
+    different rows; the UPDATE re-checks the condition either way.
+    """
+    now = utcnow()
+    query = select(Attachment.id).where(_claimable(now)).order_by(Attachment.next_attempt_at)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    attachment_id = session.scalars(query.limit(1)).first()
+    if attachment_id is None:
+        return None
+    result = session.execute(
+        update(Attachment)
+        .where(Attachment.id == attachment_id, _claimable(now))
+        .values(
+            state=AttachmentState.PROCESSING,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=Attachment.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return attachment_id if result.rowcount == 1 else None
+
+
+def _transition(session: Session, attachment_id: int, owner: str, **values: Any) -> bool:
+    result = session.execute(
+        update(Attachment)
+        .where(
+            Attachment.id == attachment_id,
+            Attachment.state == AttachmentState.PROCESSING,
+            Attachment.lease_owner == owner,
+        )
+        .values(updated_at=utcnow(), lease_owner=None, lease_expires_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def mark_completed(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
+    return _transition(
+        session, attachment_id, owner, state=AttachmentState.COMPLETED, failure_reason=None,
+        **fields,
+    )
+
+
+def mark_retry(
+    session: Session, attachment_id: int, owner: str, *, delay_seconds: float, reason: str
+) -> bool:
+    return _transition(
+        session,
+        attachment_id,
+        owner,
+        state=AttachmentState.PENDING,
+        next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
+        failure_reason=reason,
+    )
+
+
+def mark_failed(session: Session, attachment_id: int, owner: str, *, reason: str) -> bool:
+    return _transition(
+        session,
+        attachment_id,
+        owner,
+        state=AttachmentState.FAILED,
+        failure_reason=reason,
+        reserved_bytes=0,
+    )

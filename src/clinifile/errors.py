@@ -1,0 +1,56 @@
+"""The exception tree of clinifile.
+
+    ClinifileError
+    ├── AuthenticationFailed     no key, unknown, revoked or for another shard
+    ├── NotFound                 a record does not exist (or belongs to another account)
+    ├── ValidationFailed         request data is wrong; carries {field: message}
+    ├── ProcessingNotComplete    content asked for before the worker finished
+    └── StorageError             the object store failed
+        ├── ObjectNotFound       the key does not exist
+        ├── PreconditionFailed   a conditional copy found a different object
+        └── StorageUnavailable   the store cannot be reached or answered 5xx
+
+Routes map these to HTTP; storage backends map vendor errors to these.
+"""
+
+from __future__ import annotations
+
+
+class ClinifileError(Exception):
+    pass
+
+
+class AuthenticationFailed(ClinifileError):
+    pass
+
+
+class NotFound(ClinifileError):
+    def __init__(self, what: str = "record") -> None:
+        super().__init__(f"{what} not found")
+        self.what = what
+
+
+class ValidationFailed(ClinifileError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("Validation Failed: " + "; ".join(f"{k} {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class ProcessingNotComplete(ClinifileError):
+    pass
+
+
+class StorageError(ClinifileError):
+    pass
+
+
+class ObjectNotFound(StorageError):
+    pass
+
+
+class PreconditionFailed(StorageError):
+    pass
+
+
+class StorageUnavailable(StorageError):
+    pass

@@ -1,0 +1,94 @@
+"""The long-lived parts one process shares: settings, database, one store per region."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from clinifile.config import Settings
+from clinifile.db.engine import make_engine, make_sessionmaker
+from clinifile.errors import StorageError
+from clinifile.storage.base import ObjectStore
+from clinifile.storage.s3 import S3Store, make_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    stores: dict[str, ObjectStore]
+    secret: bytes
+    # set when new work is enqueued, so an in-process worker wakes at once
+    work_available: threading.Event = field(default_factory=threading.Event)
+
+    def store(self, region: str) -> ObjectStore:
+        return self.stores[region]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits at the end of the block, or rolls back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def load_secret(settings: Settings) -> bytes:
+    """The server secret: configured, or generated once and kept in the data directory."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Connects to the database and builds one S3 client per region (once)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url())
+    stores: dict[str, ObjectStore] = {}
+    for region in settings.regions:
+        client = make_client(
+            region.endpoint_url or settings.s3_endpoint_url,
+            region.s3_region,
+            settings.s3_access_key_id,
+            settings.s3_secret_access_key,
+        )
+        stores[region.name] = S3Store(client, region.bucket)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        stores=stores,
+        secret=load_secret(settings),
+    )
+
+
+def ensure_buckets(runtime: Runtime, timeout: float = 30.0) -> None:
+    """Creates each region's bucket, retrying while a just-started store warms up."""
+    deadline = time.monotonic() + timeout
+    for name, store in runtime.stores.items():
+        while True:
+            try:
+                store.ensure_bucket()
+                break
+            except StorageError as error:
+                if time.monotonic() > deadline:
+                    raise
+                log.debug("bucket of region %s not ready yet: %s", name, error)
+                time.sleep(0.2)

@@ -1,0 +1,75 @@
+"""Accounts, keys and patients as an operator creates them (CLI and first start)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from clinifile.db import accounts as accounts_db
+from clinifile.db import patients as patients_db
+from clinifile.db.models import Account
+from clinifile.errors import NotFound
+from clinifile.runtime import Runtime
+from clinifile.services.keys import create_key
+
+PLANS = ("trial", "paid")
+
+
+def create_account(
+    runtime: Runtime, *, name: str, region: str, plan: str, storage_limit_bytes: int | None = None
+) -> int:
+    settings = runtime.settings
+    settings.region(region)  # KeyError naming the configured regions
+    if plan not in PLANS:
+        raise ValueError(f"unknown plan {plan!r}; choose one of {', '.join(PLANS)}")
+    if storage_limit_bytes is None and plan == "trial":
+        storage_limit_bytes = settings.trial_storage_limit_bytes
+    with runtime.transaction() as session:
+        account = accounts_db.create(
+            session, name=name, region=region, plan=plan, storage_limit_bytes=storage_limit_bytes
+        )
+        return account.id
+
+
+def _account(session: object, account_id: int) -> Account:
+    account = accounts_db.get(session, account_id)  # type: ignore[arg-type]
+    if account is None:
+        raise NotFound(f"account {account_id}")
+    return account
+
+
+def create_api_key(runtime: Runtime, account_id: int) -> str:
+    with runtime.transaction() as session:
+        return create_key(session, _account(session, account_id))
+
+
+def create_patient(runtime: Runtime, *, account_id: int, first_name: str, last_name: str) -> int:
+    with runtime.transaction() as session:
+        _account(session, account_id)
+        patient = patients_db.create(
+            session, account_id=account_id, first_name=first_name, last_name=last_name
+        )
+        return patient.id
+
+
+@dataclass(frozen=True)
+class Demo:
+    account_id: int
+    patient_id: int
+    api_key: str
+
+
+def create_demo_if_empty(runtime: Runtime) -> Demo | None:
+    """On a first start (no accounts at all): a trial account, a key and a patient."""
+    with runtime.sessions() as session:
+        if session.scalar(select(func.count()).select_from(Account)):
+            return None
+    account_id = create_account(
+        runtime, name="Demo clinic", region=runtime.settings.default_region, plan="trial"
+    )
+    api_key = create_api_key(runtime, account_id)
+    patient_id = create_patient(
+        runtime, account_id=account_id, first_name="Demo", last_name="Patient"
+    )
+    return Demo(account_id=account_id, patient_id=patient_id, api_key=api_key)

@@ -1,0 +1,147 @@
+"""Step 3 (register an upload) and everything a client does with an attachment after."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+
+from clinifile.db import accounts as accounts_db
+from clinifile.db import attachments as attachments_db
+from clinifile.db import patients as patients_db
+from clinifile.db.models import Attachment
+from clinifile.db.types import utcnow
+from clinifile.domain.states import AttachmentState
+from clinifile.errors import NotFound, ProcessingNotComplete, ValidationFailed
+from clinifile.runtime import Runtime
+from clinifile.services.filenames import content_disposition
+from clinifile.services.keys import Principal
+from clinifile.services.uploads import InvalidUploadUrl, storage_limit_error, upload_key
+from clinifile.storage.base import ObjectInfo
+
+log = logging.getLogger(__name__)
+
+INVALID_UPLOAD = {"temp_attachment_url": "is invalid"}
+
+
+def _find_uploaded_object(
+    runtime: Runtime, principal: Principal, patient_id: int, upload_url: str
+) -> ObjectInfo:
+    account = principal.account
+    store = runtime.store(account.region)
+    try:
+        candidates = upload_key(
+            upload_url, store.bucket_url, runtime.secret, account.id, patient_id
+        )
+    except InvalidUploadUrl as error:
+        log.info("refused upload_url for account %s: %s", account.id, error)
+        raise ValidationFailed(INVALID_UPLOAD) from error
+    for key in candidates:
+        info = store.head(key)
+        if info is not None:
+            return info
+    log.info("refused upload_url for account %s: no such object", account.id)
+    raise ValidationFailed(INVALID_UPLOAD)
+
+
+def create(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    patient_id: int,
+    upload_url: str,
+    description: str | None,
+) -> Attachment:
+    """Registers an uploaded object as a pending attachment and reserves its bytes.
+
+    The object is checked (HEAD) before the transaction; inside it, the reservation is one
+    conditional UPDATE and the temp key's unique index makes a second registration fail.
+    """
+    account_id = principal.account_id
+    with runtime.sessions() as session:
+        patient = patients_db.get(session, account_id, patient_id)
+    if patient is None or patient.archived_at is not None:
+        raise ValidationFailed({"patient_id": "does not exist"})
+    info = _find_uploaded_object(runtime, principal, patient_id, upload_url)
+    try:
+        with runtime.transaction() as session:
+            if not accounts_db.reserve(session, account_id, info.size):
+                account = accounts_db.get(session, account_id)
+                assert account is not None
+                raise storage_limit_error(account)
+            attachment = attachments_db.insert(
+                session,
+                account_id=account_id,
+                patient_id=patient_id,
+                user_id=principal.user_id,
+                description=description,
+                region=principal.account.region,
+                temp_key=info.key,
+                reserved_bytes=info.size,
+            )
+    except IntegrityError as error:
+        # the unique temp_key: this upload already backs an attachment
+        raise ValidationFailed(INVALID_UPLOAD) from error
+    runtime.work_available.set()
+    return attachment
+
+
+def get(runtime: Runtime, principal: Principal, attachment_id: int) -> Attachment:
+    with runtime.sessions() as session:
+        attachment = attachments_db.get(session, principal.account_id, attachment_id)
+    if attachment is None:
+        raise NotFound("patient attachment")
+    return attachment
+
+
+def page(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    patient_id: int | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Attachment], int]:
+    with runtime.sessions() as session:
+        if patient_id is not None and patients_db.get(session, principal.account_id, patient_id) is None:
+            raise NotFound("patient")
+        return attachments_db.page(
+            session, principal.account_id, patient_id=patient_id, offset=offset, limit=limit
+        )
+
+
+def update_description(
+    runtime: Runtime, principal: Principal, attachment_id: int, description: str | None
+) -> Attachment:
+    with runtime.transaction() as session:
+        attachment = attachments_db.get(session, principal.account_id, attachment_id)
+        if attachment is None:
+            raise NotFound("patient attachment")
+        attachments_db.update_fields(session, attachment, description=description)
+        return attachment
+
+
+def archive(runtime: Runtime, principal: Principal, attachment_id: int) -> None:
+    """Archives the attachment (idempotent); its bytes still count against storage."""
+    with runtime.transaction() as session:
+        attachment = attachments_db.get(session, principal.account_id, attachment_id)
+        if attachment is None:
+            raise NotFound("patient attachment")
+        if attachment.archived_at is None:
+            attachments_db.update_fields(session, attachment, archived_at=utcnow())
+
+
+def content_url(runtime: Runtime, principal: Principal, attachment_id: int) -> str:
+    """A short-lived presigned GET of the processed file."""
+    attachment = get(runtime, principal, attachment_id)
+    if attachment.state != AttachmentState.COMPLETED or attachment.permanent_key is None:
+        raise ProcessingNotComplete(
+            f"patient attachment {attachment_id} is still being processed; "
+            "retry when processing_completed is true"
+        )
+    return runtime.store(attachment.region).presign_get(
+        attachment.permanent_key,
+        content_disposition=content_disposition(attachment.filename or "file"),
+        content_type=attachment.content_type or "application/octet-stream",
+        expires_in=runtime.settings.download_expires_seconds,
+    )

@@ -1,0 +1,186 @@
+"""The S3 implementation of the storage interface (AWS S3, SeaweedFS, MinIO, Ceph RGW)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, EndpointConnectionError
+
+from clinifile.errors import (
+    ObjectNotFound,
+    PreconditionFailed,
+    StorageError,
+    StorageUnavailable,
+)
+from clinifile.storage.base import ObjectInfo, PresignedPost
+
+log = logging.getLogger(__name__)
+
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_PRECONDITION = {"412", "PreconditionFailed"}
+
+
+def make_client(
+    endpoint_url: str | None,
+    s3_region: str,
+    access_key_id: str | None,
+    secret_access_key: str | None,
+) -> Any:
+    """One boto3 client per region, built once: SigV4 always; path-style for custom
+    endpoints (SeaweedFS, MinIO), virtual-hosted style on AWS."""
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if endpoint_url else "virtual"},
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=60,
+        max_pool_connections=32,
+    )
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=s3_region,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        config=config,
+    )
+
+
+def _translate(error: Exception, key: str) -> Exception:
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _NOT_FOUND:
+            return ObjectNotFound(f"object {key!r} does not exist")
+        if code in _PRECONDITION:
+            return PreconditionFailed(f"object {key!r} changed since it was checked")
+        if status >= 500:
+            return StorageUnavailable(f"object store answered {status} {code} for {key!r}")
+        return StorageError(f"object store refused {key!r}: {code}")
+    if isinstance(error, EndpointConnectionError | ConnectionError | BotoCoreError):
+        return StorageUnavailable(f"object store unreachable: {type(error).__name__}")
+    return error
+
+
+class S3Store:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self.bucket = bucket
+        endpoint = client.meta.endpoint_url.rstrip("/")
+        if client.meta.config.s3.get("addressing_style") == "path":
+            self._bucket_url = f"{endpoint}/{bucket}/"
+        else:
+            scheme, host = endpoint.split("://", 1)
+            self._bucket_url = f"{scheme}://{bucket}.{host}/"
+
+    @property
+    def bucket_url(self) -> str:
+        return self._bucket_url
+
+    def presign_post(self, key_prefix: str, max_bytes: int, expires_in: int) -> PresignedPost:
+        post = self._client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key_prefix + "${filename}",
+            Fields={"acl": "private", "success_action_status": "201"},
+            Conditions=[
+                {"acl": "private"},
+                {"success_action_status": "201"},
+                ["starts-with", "$key", key_prefix],
+                ["content-length-range", 1, max_bytes],
+            ],
+            ExpiresIn=expires_in,
+        )
+        return PresignedPost(url=self._bucket_url, fields=dict(post["fields"]))
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            response = self._client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            translated = _translate(error, key)
+            if isinstance(translated, ObjectNotFound):
+                return None
+            raise translated from error
+        return ObjectInfo(
+            key=key,
+            size=int(response["ContentLength"]),
+            etag=response["ETag"].strip('"'),
+            content_type=response.get("ContentType"),
+        )
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            response = self._client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={start}-{start + length - 1}"
+            )
+            return response["Body"].read(length)
+        except Exception as error:
+            raise _translate(error, key) from error
+
+    def copy(
+        self,
+        source_key: str,
+        dest_key: str,
+        *,
+        if_match: str,
+        content_type: str,
+        content_disposition: str,
+    ) -> None:
+        try:
+            self._client.copy_object(
+                Bucket=self.bucket,
+                Key=dest_key,
+                CopySource={"Bucket": self.bucket, "Key": source_key},
+                CopySourceIfMatch=f'"{if_match}"',
+                MetadataDirective="REPLACE",
+                ContentType=content_type,
+                ContentDisposition=content_disposition,
+            )
+        except Exception as error:
+            raise _translate(error, source_key) from error
+
+    def delete(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            translated = _translate(error, key)
+            if not isinstance(translated, ObjectNotFound):
+                raise translated from error
+
+    def presign_get(
+        self, key: str, *, content_disposition: str, content_type: str, expires_in: int
+    ) -> str:
+        return self._client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": content_disposition,
+                "ResponseContentType": content_type,
+            },
+            ExpiresIn=expires_in,
+        )
+
+    def ensure_bucket(self) -> None:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code not in {"404", "NoSuchBucket", "NotFound"}:
+                raise _translate(error, self.bucket) from error
+        except Exception as error:
+            raise _translate(error, self.bucket) from error
+        log.info("creating bucket %s", self.bucket)
+        kwargs: dict[str, Any] = {"Bucket": self.bucket}
+        region = self._client.meta.region_name
+        if self._client.meta.config.s3.get("addressing_style") != "path" and region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            self._client.create_bucket(**kwargs)
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                raise _translate(error, self.bucket) from error

@@ -1,0 +1,1 @@
+"""The processing worker: claims attachments and finishes them."""
