@@ -60,5 +60,8 @@ class ObjectStore(Protocol):
     ) -> str:
         """A URL that downloads the object with these response headers until it expires."""
 
+    def list_keys(self, prefix: str) -> list[ObjectInfo]:
+        """Every object whose key starts with prefix (all pages)."""
+
     def ensure_bucket(self) -> None:
         """Creates the bucket if it does not exist."""

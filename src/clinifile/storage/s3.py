@@ -163,6 +163,19 @@ class S3Store:
             ExpiresIn=expires_in,
         )
 
+    def list_keys(self, prefix: str) -> list[ObjectInfo]:
+        found: list[ObjectInfo] = []
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                found.extend(
+                    ObjectInfo(key=o["Key"], size=int(o["Size"]), etag=o["ETag"].strip('"'))
+                    for o in page.get("Contents", [])
+                )
+        except Exception as error:
+            raise _translate(error, prefix) from error
+        return found
+
     def ensure_bucket(self) -> None:
         try:
             self._client.head_bucket(Bucket=self.bucket)

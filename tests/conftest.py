@@ -1,0 +1,87 @@
+"""Shared fixtures: one real SeaweedFS per test session, a fresh database and fresh buckets
+per test, so tests are independent and safe under `pytest -n auto`."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from clinifile.api.app import create_app
+from clinifile.config import Region, Settings
+from clinifile.db.migrate import upgrade
+from clinifile.runtime import Runtime, build_runtime, ensure_buckets
+from clinifile.storage.seaweed import EmbeddedSeaweed
+from tests.factories import Api, Tenant, make_tenant
+
+
+@pytest.fixture(scope="session")
+def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSeaweed]:
+    store = EmbeddedSeaweed(tmp_path_factory.mktemp("seaweedfs"))
+    store.start()
+    yield store
+    store.stop()
+
+
+def make_settings(weed: EmbeddedSeaweed, data_dir: Path, **overrides: object) -> Settings:
+    assert weed.credentials is not None
+    suffix = uuid.uuid4().hex[:12]
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "s3_endpoint_url": weed.endpoint_url,
+        "s3_access_key_id": weed.credentials.access_key_id,
+        "s3_secret_access_key": weed.credentials.secret_access_key,
+        "regions": [
+            Region(name="au1", bucket=f"t{suffix}-au1", s3_region="ap-southeast-2"),
+            Region(name="uk1", bucket=f"t{suffix}-uk1", s3_region="eu-west-2"),
+        ],
+        "worker_backoff_base_seconds": 0.0,
+        "secret_key": uuid.uuid4().hex,
+        "database_url": os.environ.get("CLINIFILE_TEST_DATABASE_URL"),
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """Override in a test module to change settings for its runtime."""
+    return {}
+
+
+@pytest.fixture
+def runtime(
+    weed: EmbeddedSeaweed, tmp_path: Path, settings_overrides: dict[str, object]
+) -> Iterator[Runtime]:
+    settings = make_settings(weed, tmp_path / "data", **settings_overrides)
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings.resolved_database_url())
+    rt = build_runtime(settings)
+    ensure_buckets(rt)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime), headers={"User-Agent": "clinifile tests"}) as tc:
+        yield tc
+
+
+@pytest.fixture
+def api(client: TestClient, runtime: Runtime) -> Api:
+    return Api(client, runtime)
+
+
+@pytest.fixture
+def tenant(runtime: Runtime) -> Tenant:
+    return make_tenant(runtime)
+
+
+@pytest.fixture
+def other_tenant(runtime: Runtime) -> Tenant:
+    return make_tenant(runtime, name="Other clinic")
