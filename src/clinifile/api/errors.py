@@ -40,7 +40,14 @@ class BadRequest(Exception):
 
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "base"
+    return parts[0] if parts else "base"
+
+
+def _error_text(error: dict[str, Any]) -> str:
+    if error.get("type") == "missing":
+        return "can't be blank"
+    text = str(error.get("msg", "is invalid"))
+    return text.removeprefix("Value error, ")
 
 
 def _request_validation(_: Request, exc: Exception) -> JSONResponse:
@@ -52,7 +59,7 @@ def _request_validation(_: Request, exc: Exception) -> JSONResponse:
         loc = tuple(error.get("loc", ()))
         if loc[:1] == ("body",) and len(loc) == 1:
             return message(400, "The request body must be a JSON object")
-        errors.setdefault(_field_name(loc), str(error.get("msg", "is invalid")))
+        errors.setdefault(_field_name(loc), _error_text(dict(error)))
     return validation_failed(errors)
 
 

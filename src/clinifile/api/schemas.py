@@ -6,17 +6,27 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from clinifile.api.errors import BadRequest
 
-Digits = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,19}$")]
+def _to_id(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError("is invalid")
+    if isinstance(value, int) and 1 <= value < 2**63:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        return _to_id(int(value))
+    raise ValueError("is invalid")
+
+
+RecordId = Annotated[int, BeforeValidator(_to_id)]
 
 
 class AttachmentCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    patient_id: Digits | int
+    patient_id: RecordId
     upload_url: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
     description: Annotated[str, StringConstraints(max_length=255)] | None = None
 

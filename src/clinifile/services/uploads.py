@@ -73,17 +73,16 @@ def presign(
 
 
 def _key_candidates(upload_url: str, bucket_url: str) -> list[str]:
-    """The key as sent, and the key once percent-decoded (of the key part or the whole)."""
-    candidates: list[str] = []
-    for url in (upload_url, unquote(upload_url, errors="strict")):
-        if url.startswith(bucket_url):
-            raw = url[len(bucket_url) :]
-            for key in (raw, unquote(raw, errors="strict")):
-                if key not in candidates:
-                    candidates.append(key)
-    if not candidates:
-        raise InvalidUploadUrl(f"does not start with this account's bucket URL {bucket_url}")
-    return candidates
+    """The key as sent, and the key percent-decoded once (the key part, or the whole URL);
+    never decoded twice."""
+    if upload_url.startswith(bucket_url):
+        raw = upload_url[len(bucket_url) :]
+        decoded = unquote(raw, errors="strict")
+        return [raw] if decoded == raw else [raw, decoded]
+    decoded_url = unquote(upload_url, errors="strict")
+    if decoded_url.startswith(bucket_url):
+        return [decoded_url[len(bucket_url) :]]
+    raise InvalidUploadUrl(f"does not start with this account's bucket URL {bucket_url}")
 
 
 def _check_key(key: str, secret: bytes, account_id: int, patient_id: int) -> str:

@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse
 from clinifile.api import presenters
 from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
 from clinifile.api.schemas import AttachmentCreate, AttachmentUpdate, Paging, paging
-from clinifile.errors import ValidationFailed
 from clinifile.services import attachments
 
 router = APIRouter(tags=["patient attachments"])
@@ -21,12 +20,9 @@ def create_attachment(
     body: AttachmentCreate, request: Request, response: Response,
     runtime: RuntimeDep, principal: PrincipalDep,
 ) -> dict[str, Any]:
-    patient_id = int(body.patient_id)
-    if not 1 <= patient_id < 2**63:
-        raise ValidationFailed({"patient_id": "does not exist"})
     attachment = attachments.create(
         runtime, principal,
-        patient_id=patient_id, upload_url=body.upload_url, description=body.description,
+        patient_id=body.patient_id, upload_url=body.upload_url, description=body.description,
     )
     record = presenters.attachment(request, attachment)
     response.headers["Location"] = record["links"]["self"]
