@@ -48,7 +48,9 @@ def make_tenant(
     )
 
 
-def s3_post(post: dict[str, Any], filename: str, content: bytes, **field_overrides: str) -> httpx.Response:
+def s3_post(
+    post: dict[str, Any], filename: str, content: bytes, **field_overrides: str
+) -> httpx.Response:
     """Step 2: the multipart POST to the object store, every field then the file last."""
     fields = {**post["fields"], **field_overrides}
     return httpx.post(post["url"], data=fields, files={"file": (filename, content)}, timeout=60)
@@ -79,9 +81,7 @@ class Api:
         body = {"patient_id": str(patient_id or tenant.patient_id), "upload_url": url, **extra}
         return self.client.post("/v1/patient_attachments", json=body, auth=tenant.auth)
 
-    def upload(
-        self, tenant: Tenant, filename: str, content: bytes, **extra: Any
-    ) -> dict[str, Any]:
+    def upload(self, tenant: Tenant, filename: str, content: bytes, **extra: Any) -> dict[str, Any]:
         """Steps 1 to 3; returns the registered attachment."""
         post = self.presign(tenant)
         stored = s3_post(post, filename, content)

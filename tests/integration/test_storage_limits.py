@@ -75,9 +75,12 @@ def test_archived_attachments_still_count(api: Api, runtime: Runtime) -> None:
     trial = make_tenant(runtime, plan="trial", storage_limit_bytes=100)
     record = api.upload(trial, "a.bin", b"x" * 100)
     api.process_all()
-    assert api.client.post(
-        f"/v1/patient_attachments/{record['id']}/archive", auth=trial.auth
-    ).status_code == 204
+    assert (
+        api.client.post(
+            f"/v1/patient_attachments/{record['id']}/archive", auth=trial.auth
+        ).status_code
+        == 204
+    )
     assert _used(runtime, trial) == 100
     response = api.client.get(
         f"/v1/patients/{trial.patient_id}/attachment_presigned_post", auth=trial.auth
@@ -85,9 +88,7 @@ def test_archived_attachments_still_count(api: Api, runtime: Runtime) -> None:
     assert response.status_code == 422
 
 
-def test_processing_refuses_an_object_replaced_by_a_larger_one(
-    api: Api, runtime: Runtime
-) -> None:
+def test_processing_refuses_an_object_replaced_by_a_larger_one(api: Api, runtime: Runtime) -> None:
     trial = make_tenant(runtime, plan="trial", storage_limit_bytes=1000)
     post = api.presign(trial)
     assert s3_post(post, "a.bin", b"a" * 100).status_code == 201

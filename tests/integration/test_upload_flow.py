@@ -64,7 +64,9 @@ def test_processing_completes_and_download_returns_same_bytes(api: Api, tenant: 
     assert done["content_type"] == "application/pdf"
     assert done["size"] == len(content)
     assert done["processed_at"].endswith("Z")
-    assert done["content"]["links"]["self"].endswith(f"/v1/patient_attachments/{record['id']}/content")
+    assert done["content"]["links"]["self"].endswith(
+        f"/v1/patient_attachments/{record['id']}/content"
+    )
     download = api.download(tenant, record["id"])
     assert download.status_code == 200
     assert download.content == content

@@ -110,8 +110,10 @@ MUTATIONS: dict[str, Callable[[str, Runtime], str]] = {
     "fragment": lambda u, _: u + "#x",
     "dot dot": lambda u, _: u.replace("/a.pdf", "/../a.pdf"),
     "encoded dot dot": lambda u, _: u.replace("/a.pdf", "/%2e%2e/a.pdf"),
-    "double encoding": lambda u, rt: rt.store("au1").bucket_url
-    + quote(quote(u.removeprefix(rt.store("au1").bucket_url), safe=""), safe=""),
+    "double encoding": lambda u, rt: (
+        rt.store("au1").bucket_url
+        + quote(quote(u.removeprefix(rt.store("au1").bucket_url), safe=""), safe="")
+    ),
     "unicode look-alike slash": lambda u, _: u.replace("/a.pdf", "\u2215a.pdf"),
     "too long": lambda u, _: u.replace("a.pdf", "a" * 1100 + ".pdf"),
     "garbage": lambda u, _: "not a url at all",
@@ -142,7 +144,9 @@ def test_unknown_patient_id_is_422_patient_id(api: Api, tenant: Tenant) -> None:
         assert "patient_id" in response.json()["errors"]
 
 
-def test_foreign_account_in_another_region_is_refused(api: Api, tenant: Tenant, runtime: Runtime) -> None:
+def test_foreign_account_in_another_region_is_refused(
+    api: Api, tenant: Tenant, runtime: Runtime
+) -> None:
     uk = make_tenant(runtime, region="uk1")
     post, _ = _uploaded(api, uk)
     _assert_refused_and_nothing_changed(api, tenant, upload_url(post, "a.pdf"))

@@ -37,9 +37,7 @@ def _basic_user(request: Request) -> str:
     return decoded.partition(":")[0]
 
 
-def get_principal(
-    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
-) -> Principal:
+def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Principal:
     raw_key = _basic_user(request)
     with runtime.sessions() as session:
         return authenticate(session, runtime.settings, raw_key)

@@ -65,7 +65,12 @@ def patient(request: Request, record: Patient) -> dict[str, Any]:
 
 
 def page(
-    request: Request, plural: str, records: list[dict[str, Any]], total: int, page: int, per_page: int
+    request: Request,
+    plural: str,
+    records: list[dict[str, Any]],
+    total: int,
+    page: int,
+    per_page: int,
 ) -> dict[str, Any]:
     url = request.url
 

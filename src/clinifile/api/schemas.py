@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from clinifile.api.errors import BadRequest
 
+
 def _to_id(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("is invalid")
@@ -40,8 +41,12 @@ class AttachmentUpdate(BaseModel):
 class PatientCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    first_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    first_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+    ]
+    last_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+    ]
     email: Annotated[str, StringConstraints(max_length=255)] | None = None
     date_of_birth: date | None = None
 
@@ -55,12 +60,14 @@ class Paging(BaseModel):
         return (self.page - 1) * self.per_page
 
 
-def paging(
-    page: Annotated[str, Query()] = "1", per_page: Annotated[str, Query()] = "50"
-) -> Paging:
+def paging(page: Annotated[str, Query()] = "1", per_page: Annotated[str, Query()] = "50") -> Paging:
     if not (page.isascii() and page.isdigit() and len(page) <= 9 and int(page) >= 1):
         raise BadRequest(f"page must be a whole number from 1, not {page[:20]!r}")
-    if not (per_page.isascii() and per_page.isdigit() and len(per_page) <= 3
-            and 1 <= int(per_page) <= 100):
+    if not (
+        per_page.isascii()
+        and per_page.isdigit()
+        and len(per_page) <= 3
+        and 1 <= int(per_page) <= 100
+    ):
         raise BadRequest(f"per_page must be a whole number from 1 to 100, not {per_page[:20]!r}")
     return Paging(page=int(page), per_page=int(per_page))

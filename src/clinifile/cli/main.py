@@ -101,4 +101,3 @@ def patients_create(
 def main() -> None:  # pragma: no cover - console entry point
     logging.basicConfig(level=logging.INFO)
     app()
-

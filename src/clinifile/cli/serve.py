@@ -57,17 +57,27 @@ def _announce(runtime: Runtime, base: str, console: Console) -> None:
     console.print(f"Demo trial account {account_id}, patient {patient_id}. API key:")
     console.print(key, markup=False, highlight=False, soft_wrap=True)
     console.print("\nTry the whole upload flow (paste into bash):\n")
-    console.print(curl_snippet(base=base, key=key, patient_id=patient_id), markup=False,
-                  highlight=False, soft_wrap=True)
+    console.print(
+        curl_snippet(base=base, key=key, patient_id=patient_id),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+class _StopRequested(Exception):
+    pass
+
+
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    raise _StopRequested(signal.Signals(signum).name)
 
 
 def serve_command(
     data_dir: DataDirOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8000].")] = None,
     worker: Annotated[bool, typer.Option(help="Run the processing worker in this process.")] = True,
     forwarded_allow_ips: Annotated[
@@ -112,12 +122,15 @@ def serve_command(
             server_header=False,
         )
         server = uvicorn.Server(config)
-        # uvicorn re-raises the signal that stopped it; make SIGTERM unwind this block
-        # (like Ctrl-C does) so the worker and the object store are stopped too
-        signal.signal(signal.SIGTERM, _exit_on_signal)
-        server.run()
+        # uvicorn re-raises the signal that stopped it: let that unwind this block, so the
+        # worker and the object store stop too, and count it as a clean stop
+        signal.signal(signal.SIGTERM, _stop_on_signal)
+        signal.signal(signal.SIGINT, _stop_on_signal)
+        try:
+            server.run()
+        except _StopRequested as stop:
+            log.info("stopping on %s", stop)
         if not server.started:
             log.error("the API could not start (is port %s in use?)", settings.port)
             sys.exit(1)
     log.info("stopped")
-

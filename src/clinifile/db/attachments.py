@@ -122,7 +122,11 @@ def _transition(session: Session, attachment_id: int, owner: str, **values: Any)
 
 def mark_completed(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
     return _transition(
-        session, attachment_id, owner, state=AttachmentState.COMPLETED, failure_reason=None,
+        session,
+        attachment_id,
+        owner,
+        state=AttachmentState.COMPLETED,
+        failure_reason=None,
         **fields,
     )
 

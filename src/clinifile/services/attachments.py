@@ -103,7 +103,10 @@ def page(
     limit: int,
 ) -> tuple[list[Attachment], int]:
     with runtime.sessions() as session:
-        if patient_id is not None and patients_db.get(session, principal.account_id, patient_id) is None:
+        if (
+            patient_id is not None
+            and patients_db.get(session, principal.account_id, patient_id) is None
+        ):
             raise NotFound("patient")
         return attachments_db.page(
             session, principal.account_id, patient_id=patient_id, offset=offset, limit=limit

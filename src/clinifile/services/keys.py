@@ -61,8 +61,10 @@ def authenticate(session: Session, settings: Settings, raw_key: str) -> Principa
     Lookup is by the key's hash, so no comparison of secrets happens in Python.
     """
     if not raw_key:
-        raise AuthenticationFailed("Authentication required: send your API key as the "
-                                   "HTTP Basic user name with an empty password")
+        raise AuthenticationFailed(
+            "Authentication required: send your API key as the "
+            "HTTP Basic user name with an empty password"
+        )
     served = [r.name for r in settings.regions]
     shard = shard_of(raw_key, settings.default_region)
     if shard not in served:

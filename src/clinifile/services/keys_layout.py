@@ -1,7 +1,7 @@
 """Where objects live in a region's bucket.
 
-    <account>/patients/<patient>/attachments/temp/<temp id>/<file name>   uploads
-    <account>/patients/<patient>/attachments/<attachment>/<file name>      permanent
+<account>/patients/<patient>/attachments/temp/<temp id>/<file name>   uploads
+<account>/patients/<patient>/attachments/<attachment>/<file name>      permanent
 """
 
 from __future__ import annotations

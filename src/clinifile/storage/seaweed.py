@@ -117,9 +117,12 @@ def _choose_ports(path: Path, s3_port: int) -> dict[str, int]:
     if path.exists():
         saved = json.loads(path.read_text())
         wanted_s3 = s3_port or saved.get("s3.port")
-        if set(saved) == set(PORT_FLAGS) and wanted_s3 == saved["s3.port"]:
-            if all(_port_is_free(p) for p in saved.values()):
-                return {k: int(v) for k, v in saved.items()}
+        if (
+            set(saved) == set(PORT_FLAGS)
+            and wanted_s3 == saved["s3.port"]
+            and all(_port_is_free(p) for p in saved.values())
+        ):
+            return {k: int(v) for k, v in saved.items()}
     ports: dict[str, int] = {}
     used: set[int] = set()
     for flag in PORT_FLAGS:

@@ -80,7 +80,9 @@ def process(runtime: Runtime, attachment_id: int, owner: str) -> None:
         _fail(runtime, job, owner, str(error))
         return
     except UploadMissing as error:
-        _retry_or_fail(runtime, job, owner, str(error), runtime.settings.worker_missing_object_attempts)
+        _retry_or_fail(
+            runtime, job, owner, str(error), runtime.settings.worker_missing_object_attempts
+        )
         return
     except (StorageError, LookupError) as error:
         _retry_or_fail(runtime, job, owner, str(error), runtime.settings.worker_max_attempts)
@@ -102,14 +104,14 @@ def process(runtime: Runtime, attachment_id: int, owner: str) -> None:
         log.warning("attachment %s: lease lost before completion; another run finishes it", job.id)
 
 
-def _retry_or_fail(
-    runtime: Runtime, job: Attachment, owner: str, reason: str, budget: int
-) -> None:
+def _retry_or_fail(runtime: Runtime, job: Attachment, owner: str, reason: str, budget: int) -> None:
     if job.attempts >= budget:
         _fail(runtime, job, owner, f"gave up after {job.attempts} attempts: {reason}")
         return
     delay = backoff_seconds(runtime, job.attempts)
-    log.warning("attachment %s attempt %d failed (%s); retry in %.1fs", job.id, job.attempts, reason, delay)
+    log.warning(
+        "attachment %s attempt %d failed (%s); retry in %.1fs", job.id, job.attempts, reason, delay
+    )
     with runtime.transaction() as session:
         attachments_db.mark_retry(session, job.id, owner, delay_seconds=delay, reason=reason)
 

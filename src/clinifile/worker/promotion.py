@@ -57,9 +57,7 @@ def inspect(
     return Source(temp, detect_content_type(head, filename), already_promoted=False)
 
 
-def promote(
-    store: ObjectStore, source: Source, permanent_key: str, filename: str
-) -> ObjectInfo:
+def promote(store: ObjectStore, source: Source, permanent_key: str, filename: str) -> ObjectInfo:
     """Copies the source to permanent_key server-side, verifies it, deletes the temp."""
     if source.already_promoted:
         return source.info

@@ -17,12 +17,18 @@ router = APIRouter(tags=["patient attachments"])
 
 @router.post("/v1/patient_attachments", status_code=201)
 def create_attachment(
-    body: AttachmentCreate, request: Request, response: Response,
-    runtime: RuntimeDep, principal: PrincipalDep,
+    body: AttachmentCreate,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any]:
     attachment = attachments.create(
-        runtime, principal,
-        patient_id=body.patient_id, upload_url=body.upload_url, description=body.description,
+        runtime,
+        principal,
+        patient_id=body.patient_id,
+        upload_url=body.upload_url,
+        description=body.description,
     )
     record = presenters.attachment(request, attachment)
     response.headers["Location"] = record["links"]["self"]
@@ -30,7 +36,10 @@ def create_attachment(
 
 
 def _page(
-    request: Request, runtime: RuntimeDep, principal: PrincipalDep, paging: Paging,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    paging: Paging,
     patient_id: int | None,
 ) -> dict[str, Any]:
     rows, total = attachments.page(
@@ -44,7 +53,9 @@ def _page(
 
 @router.get("/v1/patient_attachments")
 def list_attachments(
-    request: Request, runtime: RuntimeDep, principal: PrincipalDep,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
     paging: Annotated[Paging, Depends(paging)],
 ) -> dict[str, Any]:
     return _page(request, runtime, principal, paging, patient_id=None)
@@ -52,7 +63,10 @@ def list_attachments(
 
 @router.get("/v1/patients/{patient_id}/patient_attachments")
 def list_patient_attachments(
-    patient_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep,
+    patient_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
     paging: Annotated[Paging, Depends(paging)],
 ) -> dict[str, Any]:
     return _page(request, runtime, principal, paging, parse_id(patient_id, "patient"))
@@ -68,8 +82,11 @@ def get_attachment(
 
 @router.patch("/v1/patient_attachments/{attachment_id}")
 def update_attachment(
-    attachment_id: str, body: AttachmentUpdate, request: Request,
-    runtime: RuntimeDep, principal: PrincipalDep,
+    attachment_id: str,
+    body: AttachmentUpdate,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any]:
     record = attachments.update_description(
         runtime, principal, parse_id(attachment_id), body.description
@@ -78,7 +95,9 @@ def update_attachment(
 
 
 @router.post("/v1/patient_attachments/{attachment_id}/archive", status_code=204)
-def archive_attachment(attachment_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> Response:
+def archive_attachment(
+    attachment_id: str, runtime: RuntimeDep, principal: PrincipalDep
+) -> Response:
     attachments.archive(runtime, principal, parse_id(attachment_id))
     return Response(status_code=204)
 

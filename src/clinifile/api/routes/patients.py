@@ -19,7 +19,9 @@ router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
 @router.get("")
 def list_patients(
-    request: Request, runtime: RuntimeDep, principal: PrincipalDep,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
     paging: Annotated[Paging, Depends(paging)],
 ) -> dict[str, Any]:
     with runtime.sessions() as session:
@@ -32,8 +34,11 @@ def list_patients(
 
 @router.post("", status_code=201)
 def create_patient(
-    body: PatientCreate, request: Request, response: Response,
-    runtime: RuntimeDep, principal: PrincipalDep,
+    body: PatientCreate,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any]:
     with runtime.transaction() as session:
         patient = patients_db.create(session, account_id=principal.account_id, **body.model_dump())
@@ -53,7 +58,9 @@ def get_patient(
     return presenters.patient(request, patient)
 
 
-def _set_archived(runtime: RuntimeDep, principal: PrincipalDep, patient_id: str, archived: bool) -> Any:
+def _set_archived(
+    runtime: RuntimeDep, principal: PrincipalDep, patient_id: str, archived: bool
+) -> Any:
     with runtime.transaction() as session:
         patient = patients_db.get(session, principal.account_id, parse_id(patient_id, "patient"))
         if patient is None:
@@ -74,13 +81,13 @@ def archive_patient(patient_id: str, runtime: RuntimeDep, principal: PrincipalDe
 def unarchive_patient(
     patient_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    return presenters.patient(request, _set_archived(runtime, principal, patient_id, archived=False))
+    return presenters.patient(
+        request, _set_archived(runtime, principal, patient_id, archived=False)
+    )
 
 
 @router.get("/{patient_id}/attachment_presigned_post")
-def presigned_post(
-    patient_id: str, runtime: RuntimeDep, principal: PrincipalDep
-) -> dict[str, Any]:
+def presigned_post(patient_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     pid = parse_id(patient_id, "patient")
     with runtime.sessions() as session:
         patient = patients_db.get(session, principal.account_id, pid)

@@ -1,0 +1,3 @@
+from clinifile.cli.main import main
+
+main()
