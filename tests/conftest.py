@@ -68,8 +68,12 @@ def postgres_template() -> Iterator[str]:
     admin = make_url(POSTGRES_URL)
     try:
         conn = psycopg.connect(
-            host=admin.host, port=admin.port, user=admin.username, dbname=admin.database,
-            autocommit=True, connect_timeout=3,
+            host=admin.host,
+            port=admin.port,
+            user=admin.username,
+            dbname=admin.database,
+            autocommit=True,
+            connect_timeout=3,
         )
     except psycopg.OperationalError as error:
         _missing_service(f"PostgreSQL is not reachable at {admin.host}:{admin.port}: {error}")
@@ -94,7 +98,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     admin = make_url(POSTGRES_URL)
     name = f"clinifile_t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(
-        host=admin.host, port=admin.port, user=admin.username, dbname=admin.database,
+        host=admin.host,
+        port=admin.port,
+        user=admin.username,
+        dbname=admin.database,
         autocommit=True,
     ) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
