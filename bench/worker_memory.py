@@ -1,0 +1,125 @@
+"""Peak RSS of a worker process that processes one large file (default 1 GiB).
+
+    .venv/bin/python -m bench.worker_memory [--size-mib 1024]
+
+Starts a real SeaweedFS, uploads the file with a presigned POST (streamed from disk),
+registers it, then runs the worker in a child process and reports that child's peak RSS
+next to the peak RSS of an identical child that only starts up (the baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from clinifile.config import Settings
+from clinifile.db.migrate import upgrade
+from clinifile.runtime import build_runtime, ensure_buckets
+from clinifile.services import accounts
+from clinifile.storage.seaweed import EmbeddedSeaweed
+
+CHILD = """
+import json, os, resource, sys
+from clinifile.config import Settings
+from clinifile.runtime import build_runtime
+from clinifile.worker.runner import Worker
+settings = Settings.model_validate_json(os.environ["BENCH_SETTINGS"])
+runtime = build_runtime(settings)
+done = Worker(runtime).run_until_idle() if sys.argv[1] == "work" else 0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"processed": done, "peak_rss_kib": peak}))
+"""
+
+
+def _child(mode: str, settings: Settings) -> dict[str, int]:
+    env = {**os.environ, "BENCH_SETTINGS": settings.model_dump_json()}
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode], env=env, capture_output=True, text=True, check=True
+    )
+    result: dict[str, int] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["seconds_x1000"] = int((time.perf_counter() - started) * 1000)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=1024)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        weed = EmbeddedSeaweed(root / "weed")
+        weed.start()
+        try:
+            assert weed.credentials is not None
+            settings = Settings(
+                data_dir=root / "data",
+                s3_endpoint_url=weed.endpoint_url,
+                s3_access_key_id=weed.credentials.access_key_id,
+                s3_secret_access_key=weed.credentials.secret_access_key,
+            )
+            settings.data_dir.mkdir()
+            upgrade(settings.resolved_database_url())
+            runtime = build_runtime(settings)
+            ensure_buckets(runtime)
+            account_id = accounts.create_account(runtime, name="B", region="au1", plan="paid")
+            key = accounts.create_api_key(runtime, account_id)
+            patient_id = accounts.create_patient(
+                runtime, account_id=account_id, first_name="B", last_name="M"
+            )
+            big = root / "big.bin"
+            with open(big, "wb") as f:
+                f.write(b"%PDF-1.4\n")
+                f.truncate(args.size_mib * 1024 * 1024)
+            from fastapi.testclient import TestClient
+
+            from clinifile.api.app import create_app
+
+            with TestClient(create_app(runtime), headers={"User-Agent": "bench"}) as api:
+                post = api.get(
+                    f"/v1/patients/{patient_id}/attachment_presigned_post", auth=(key, "")
+                ).json()
+                started = time.perf_counter()
+                with open(big, "rb") as f:
+                    stored = httpx.post(
+                        post["url"], data=post["fields"], files={"file": ("big.pdf", f)},
+                        timeout=600,
+                    )
+                upload_s = time.perf_counter() - started
+                assert stored.status_code == 201, stored.text
+                url = post["url"] + post["fields"]["key"].replace("${filename}", "big.pdf")
+                created = api.post(
+                    "/v1/patient_attachments",
+                    json={"patient_id": str(patient_id), "upload_url": url},
+                    auth=(key, ""),
+                )
+                assert created.status_code == 201, created.text
+            baseline = _child("idle", settings)
+            worked = _child("work", settings)
+            print(
+                json.dumps(
+                    {
+                        "file_mib": args.size_mib,
+                        "upload_seconds": round(upload_s, 2),
+                        "baseline_peak_rss_mib": round(baseline["peak_rss_kib"] / 1024, 1),
+                        "worker_peak_rss_mib": round(worked["peak_rss_kib"] / 1024, 1),
+                        "worker_seconds": worked["seconds_x1000"] / 1000,
+                        "processed": worked["processed"],
+                    },
+                    indent=2,
+                )
+            )
+        finally:
+            weed.stop()
+
+
+if __name__ == "__main__":
+    main()
