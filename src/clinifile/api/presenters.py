@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 
 from clinifile.db.models import Attachment, Patient
+from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState
 
 
@@ -65,21 +66,17 @@ def patient(request: Request, record: Patient) -> dict[str, Any]:
 
 
 def page(
-    request: Request,
-    plural: str,
-    records: list[dict[str, Any]],
-    total: int,
-    page: int,
-    per_page: int,
+    request: Request, plural: str, records: list[dict[str, Any]], total: int, query: ListQuery
 ) -> dict[str, Any]:
+    """The list body; links keep every filter and the sort, absolute, from the request."""
     url = request.url
 
     def at(number: int) -> str:
-        return str(url.include_query_params(page=number, per_page=per_page))
+        return str(url.include_query_params(page=number, per_page=query.per_page))
 
     links: dict[str, str] = {"self": str(url)}
-    if page * per_page < total:
-        links["next"] = at(page + 1)
-    if page > 1:
-        links["previous"] = at(page - 1)
+    if query.page * query.per_page < total:
+        links["next"] = at(query.page + 1)
+    if query.page > 1:
+        links["previous"] = at(query.page - 1)
     return {plural: records, "total_entries": total, "links": links}

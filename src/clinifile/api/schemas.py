@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from clinifile.api.errors import BadRequest
+from clinifile.domain.queries import (
+    ATTACHMENT_FIELDS,
+    ONE_PATIENTS_ATTACHMENT_FIELDS,
+    PATIENT_FIELDS,
+    BadQuery,
+    FieldType,
+    ListQuery,
+    parse_filters,
+    parse_sort,
+)
 
 
 def _to_id(value: object) -> int:
@@ -51,23 +61,49 @@ class PatientCreate(BaseModel):
     date_of_birth: date | None = None
 
 
-class Paging(BaseModel):
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=100)
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.per_page
-
-
-def paging(page: Annotated[str, Query()] = "1", per_page: Annotated[str, Query()] = "50") -> Paging:
+def _page_number(page: str) -> int:
     if not (page.isascii() and page.isdigit() and len(page) <= 9 and int(page) >= 1):
         raise BadRequest(f"page must be a whole number from 1, not {page[:20]!r}")
-    if not (
-        per_page.isascii()
-        and per_page.isdigit()
-        and len(per_page) <= 3
-        and 1 <= int(per_page) <= 100
-    ):
+    return int(page)
+
+
+def _per_page(per_page: str) -> int:
+    if not (per_page.isascii() and per_page.isdigit() and len(per_page) <= 3):
         raise BadRequest(f"per_page must be a whole number from 1 to 100, not {per_page[:20]!r}")
-    return Paging(page=int(page), per_page=int(per_page))
+    if not 1 <= int(per_page) <= 100:
+        raise BadRequest(f"per_page must be a whole number from 1 to 100, not {per_page!r}")
+    return int(per_page)
+
+
+def _list_query(fields: dict[str, FieldType]) -> Any:
+    def dependency(
+        request: Request,
+        page: Annotated[str, Query(description="Page number, from 1.")] = "1",
+        per_page: Annotated[str, Query(description="Records a page, 1 to 100.")] = "50",
+        sort: Annotated[
+            str | None, Query(description="field or field:desc, comma-separated.")
+        ] = None,
+        q: Annotated[
+            list[str] | None,
+            Query(alias="q[]", description="Filters, field:OPvalue; repeat to AND them."),
+        ] = None,
+    ) -> ListQuery:
+        texts = request.query_params.getlist("q[]") + request.query_params.getlist("q")
+        try:
+            return ListQuery(
+                filters=parse_filters(texts, fields),
+                sorts=parse_sort(sort, fields),
+                page=_page_number(page),
+                per_page=_per_page(per_page),
+            )
+        except BadQuery as error:
+            raise BadRequest(str(error)) from None
+
+    return dependency
+
+
+AttachmentListQuery = Annotated[ListQuery, Depends(_list_query(ATTACHMENT_FIELDS))]
+OnePatientsAttachmentListQuery = Annotated[
+    ListQuery, Depends(_list_query(ONE_PATIENTS_ATTACHMENT_FIELDS))
+]
+PatientListQuery = Annotated[ListQuery, Depends(_list_query(PATIENT_FIELDS))]

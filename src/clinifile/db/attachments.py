@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from clinifile.db import listing
 from clinifile.db.models import Attachment
 from clinifile.db.types import utcnow
+from clinifile.domain.queries import Filter, Sort, names_archived
 from clinifile.domain.states import AttachmentState
 
 
@@ -41,22 +43,38 @@ def get(session: Session, account_id: int, attachment_id: int) -> Attachment | N
     ).first()
 
 
+COLUMNS: dict[str, Any] = {
+    "id": Attachment.id,
+    "patient_id": Attachment.patient_id,
+    "content_type": Attachment.content_type,
+    "description": Attachment.description,
+    "filename": Attachment.filename,
+    "size": Attachment.size,
+    "processing_completed": Attachment.state == AttachmentState.COMPLETED,
+    "created_at": Attachment.created_at,
+    "updated_at": Attachment.updated_at,
+    "processed_at": Attachment.processed_at,
+    "archived_at": Attachment.archived_at,
+}
+
+
 def page(
     session: Session,
     account_id: int,
     *,
     patient_id: int | None,
+    filters: list[Filter],
+    sorts: list[Sort],
     offset: int,
     limit: int,
 ) -> tuple[list[Attachment], int]:
-    where = [Attachment.account_id == account_id, Attachment.archived_at.is_(None)]
+    query = select(Attachment).where(Attachment.account_id == account_id)
     if patient_id is not None:
-        where.append(Attachment.patient_id == patient_id)
-    total = session.scalar(select(func.count()).select_from(Attachment).where(*where)) or 0
-    rows = session.scalars(
-        select(Attachment).where(*where).order_by(Attachment.id).offset(offset).limit(limit)
-    ).all()
-    return list(rows), total
+        query = query.where(Attachment.patient_id == patient_id)
+    if not names_archived(filters):
+        query = query.where(Attachment.archived_at.is_(None))
+    query, count = listing.apply(query, COLUMNS, filters, sorts, Attachment.id)
+    return listing.page(session, query, count, offset=offset, limit=limit)
 
 
 def update_fields(session: Session, attachment: Attachment, **fields: Any) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clinifile.db import listing
 from clinifile.db.models import Patient
 from clinifile.db.types import utcnow
+from clinifile.domain.queries import Filter, Sort, names_archived
 
 
 def create(
@@ -42,12 +45,29 @@ def get(session: Session, account_id: int, patient_id: int) -> Patient | None:
     ).first()
 
 
+COLUMNS: dict[str, Any] = {
+    "id": Patient.id,
+    "first_name": Patient.first_name,
+    "last_name": Patient.last_name,
+    "email": Patient.email,
+    "date_of_birth": Patient.date_of_birth,
+    "created_at": Patient.created_at,
+    "updated_at": Patient.updated_at,
+    "archived_at": Patient.archived_at,
+}
+
+
 def page(
-    session: Session, account_id: int, *, offset: int, limit: int
+    session: Session,
+    account_id: int,
+    *,
+    filters: list[Filter],
+    sorts: list[Sort],
+    offset: int,
+    limit: int,
 ) -> tuple[list[Patient], int]:
-    where = (Patient.account_id == account_id, Patient.archived_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(Patient).where(*where)) or 0
-    rows = session.scalars(
-        select(Patient).where(*where).order_by(Patient.id).offset(offset).limit(limit)
-    ).all()
-    return list(rows), total
+    query = select(Patient).where(Patient.account_id == account_id)
+    if not names_archived(filters):
+        query = query.where(Patient.archived_at.is_(None))
+    query, count = listing.apply(query, COLUMNS, filters, sorts, Patient.id)
+    return listing.page(session, query, count, offset=offset, limit=limit)

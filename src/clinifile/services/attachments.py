@@ -11,6 +11,7 @@ from clinifile.db import attachments as attachments_db
 from clinifile.db import patients as patients_db
 from clinifile.db.models import Attachment
 from clinifile.db.types import utcnow
+from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState
 from clinifile.errors import NotFound, ProcessingNotComplete, ValidationFailed
 from clinifile.runtime import Runtime
@@ -95,21 +96,20 @@ def get(runtime: Runtime, principal: Principal, attachment_id: int) -> Attachmen
 
 
 def page(
-    runtime: Runtime,
-    principal: Principal,
-    *,
-    patient_id: int | None,
-    offset: int,
-    limit: int,
+    runtime: Runtime, principal: Principal, query: ListQuery, *, patient_id: int | None
 ) -> tuple[list[Attachment], int]:
     with runtime.sessions() as session:
-        if (
-            patient_id is not None
-            and patients_db.get(session, principal.account_id, patient_id) is None
-        ):
+        known = patient_id is None or patients_db.get(session, principal.account_id, patient_id)
+        if not known:
             raise NotFound("patient")
         return attachments_db.page(
-            session, principal.account_id, patient_id=patient_id, offset=offset, limit=limit
+            session,
+            principal.account_id,
+            patient_id=patient_id,
+            filters=query.filters,
+            sorts=query.sorts,
+            offset=query.offset,
+            limit=query.per_page,
         )
 
 

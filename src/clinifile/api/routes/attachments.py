@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from clinifile.api import presenters
 from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
-from clinifile.api.schemas import AttachmentCreate, AttachmentUpdate, Paging, paging
+from clinifile.api.schemas import (
+    AttachmentCreate,
+    AttachmentListQuery,
+    AttachmentUpdate,
+    OnePatientsAttachmentListQuery,
+)
+from clinifile.domain.queries import ListQuery
 from clinifile.services import attachments
 
 router = APIRouter(tags=["patient attachments"])
@@ -39,16 +45,12 @@ def _page(
     request: Request,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    paging: Paging,
+    query: ListQuery,
     patient_id: int | None,
 ) -> dict[str, Any]:
-    rows, total = attachments.page(
-        runtime, principal, patient_id=patient_id, offset=paging.offset, limit=paging.per_page
-    )
+    rows, total = attachments.page(runtime, principal, query, patient_id=patient_id)
     records = [presenters.attachment(request, row) for row in rows]
-    return presenters.page(
-        request, "patient_attachments", records, total, paging.page, paging.per_page
-    )
+    return presenters.page(request, "patient_attachments", records, total, query)
 
 
 @router.get("/v1/patient_attachments")
@@ -56,9 +58,9 @@ def list_attachments(
     request: Request,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    paging: Annotated[Paging, Depends(paging)],
+    query: AttachmentListQuery,
 ) -> dict[str, Any]:
-    return _page(request, runtime, principal, paging, patient_id=None)
+    return _page(request, runtime, principal, query, patient_id=None)
 
 
 @router.get("/v1/patients/{patient_id}/patient_attachments")
@@ -67,9 +69,9 @@ def list_patient_attachments(
     request: Request,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    paging: Annotated[Paging, Depends(paging)],
+    query: OnePatientsAttachmentListQuery,
 ) -> dict[str, Any]:
-    return _page(request, runtime, principal, paging, parse_id(patient_id, "patient"))
+    return _page(request, runtime, principal, query, parse_id(patient_id, "patient"))
 
 
 @router.get("/v1/patient_attachments/{attachment_id}")

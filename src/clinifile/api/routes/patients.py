@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from clinifile.api import presenters
 from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
-from clinifile.api.schemas import Paging, PatientCreate, paging
+from clinifile.api.schemas import PatientCreate, PatientListQuery
 from clinifile.db import patients as patients_db
 from clinifile.db.types import utcnow
 from clinifile.errors import NotFound
@@ -19,17 +19,19 @@ router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
 @router.get("")
 def list_patients(
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    paging: Annotated[Paging, Depends(paging)],
+    request: Request, runtime: RuntimeDep, principal: PrincipalDep, query: PatientListQuery
 ) -> dict[str, Any]:
     with runtime.sessions() as session:
         rows, total = patients_db.page(
-            session, principal.account_id, offset=paging.offset, limit=paging.per_page
+            session,
+            principal.account_id,
+            filters=query.filters,
+            sorts=query.sorts,
+            offset=query.offset,
+            limit=query.per_page,
         )
     records = [presenters.patient(request, row) for row in rows]
-    return presenters.page(request, "patients", records, total, paging.page, paging.per_page)
+    return presenters.page(request, "patients", records, total, query)
 
 
 @router.post("", status_code=201)

@@ -1,0 +1,67 @@
+"""Turns parsed list queries into SQL: filters, sorting and paging run in the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from clinifile.domain.queries import Filter, Sort
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def condition(column: Any, f: Filter) -> ColumnElement[bool]:
+    op, values = f.op, f.values
+    if op == "?":
+        return column.is_not(None)  # type: ignore[no-any-return]
+    if op == "!?":
+        return column.is_(None)  # type: ignore[no-any-return]
+    if op == "*":
+        return and_(True)
+    value = values[0]
+    if op == "=":
+        return column.in_(values) if len(values) > 1 else column == value  # type: ignore[no-any-return]
+    if op == "!=":
+        return or_(column != value, column.is_(None))
+    if op == ">=":
+        return column >= value  # type: ignore[no-any-return]
+    if op == ">":
+        return column > value  # type: ignore[no-any-return]
+    if op == "<=":
+        return column <= value  # type: ignore[no-any-return]
+    if op == "<":
+        return column < value  # type: ignore[no-any-return]
+    if op == "~":
+        return column.like(f"%{_escape_like(value)}%", escape="\\")  # type: ignore[no-any-return]
+    if op == "~~":
+        return column.like(value)  # type: ignore[no-any-return]
+    raise AssertionError(f"unhandled operator {op}")
+
+
+def apply(
+    query: Select[Any],
+    columns: dict[str, Any],
+    filters: list[Filter],
+    sorts: list[Sort],
+    id_column: Any,
+) -> tuple[Select[Any], Select[Any]]:
+    """The filtered query, ordered (id breaks ties), and its count query."""
+    for f in filters:
+        query = query.where(condition(columns[f.field], f))
+    count = select(func.count()).select_from(query.order_by(None).subquery())
+    order = [columns[s.field].desc() if s.descending else columns[s.field].asc() for s in sorts]
+    if not any(s.field == "id" for s in sorts):
+        order.append(id_column.asc())
+    return query.order_by(*order), count
+
+
+def page(
+    session: Session, query: Select[Any], count: Select[Any], *, offset: int, limit: int
+) -> tuple[list[Any], int]:
+    total = session.scalar(count) or 0
+    rows = session.scalars(query.offset(offset).limit(limit)).all()
+    return list(rows), int(total)
