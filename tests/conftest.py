@@ -4,12 +4,14 @@ per test, so tests are independent and safe under `pytest -n auto`."""
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from clinifile.api.app import create_app
 from clinifile.config import Region, Settings
@@ -27,9 +29,14 @@ def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSeaweed]:
     store.stop()
 
 
+# one pair of buckets per test session: SeaweedFS gives every bucket its own volumes, so a
+# bucket per test would exhaust them; tests are kept apart by unique account ids instead
+SESSION_BUCKETS = f"t{uuid.uuid4().hex[:12]}"
+
+
 def make_settings(weed: EmbeddedSeaweed, data_dir: Path, **overrides: object) -> Settings:
     assert weed.credentials is not None
-    suffix = uuid.uuid4().hex[:12]
+    suffix = SESSION_BUCKETS
     values: dict[str, object] = {
         "data_dir": data_dir,
         "s3_endpoint_url": weed.endpoint_url,
@@ -128,9 +135,24 @@ def runtime(
     settings.data_dir.mkdir(parents=True)
     upgrade(settings.resolved_database_url())
     rt = build_runtime(settings)
+    _start_account_ids_at_random(rt)
     ensure_buckets(rt)
     yield rt
     rt.close()
+
+
+def _start_account_ids_at_random(runtime: Runtime) -> None:
+    """Object keys start with the account id: unique ids keep tests that share the session's
+    buckets apart (and parallel-safe)."""
+    start = secrets.randbelow(2**40) + 1000
+    with runtime.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execute(
+                text("INSERT INTO sqlite_sequence (name, seq) VALUES ('accounts', :n)"),
+                {"n": start},
+            )
+        else:
+            conn.execute(text("SELECT setval('accounts_id_seq', :n)"), {"n": start})
 
 
 @pytest.fixture

@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     max_file_size_bytes: int = 5 * GiB
     trial_storage_limit_bytes: int = 100 * MiB
 
+    # requests a minute per API key; storage "memory://" (one process) or "redis://host:port"
+    # (shared by every API process)
+    rate_limit_per_minute: int = 200
+    rate_limit_storage: str = "memory://"
+    rate_limit_key_prefix: str = "clinifile"
+    # proxies whose X-Forwarded-Proto / X-Forwarded-Host are trusted: "*" or comma-separated IPs
+    forwarded_allow_ips: str | None = None
+    # request bodies larger than this are refused with 413 (the API takes small JSON only)
+    max_request_body_bytes: int = 64 * 1024
+
     worker_enabled: bool = True
     worker_poll_seconds: float = 0.5
     worker_lease_seconds: int = 120

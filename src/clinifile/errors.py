@@ -4,6 +4,7 @@
     ├── AuthenticationFailed     no key, unknown, revoked or for another shard
     ├── NotFound                 a record does not exist (or belongs to another account)
     ├── ValidationFailed         request data is wrong; carries {field: message}
+    ├── RateLimited              too many requests for one API key
     ├── ProcessingNotComplete    content asked for before the worker finished
     └── StorageError             the object store failed
         ├── ObjectNotFound       the key does not exist
@@ -34,6 +35,16 @@ class ValidationFailed(ClinifileError):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("Validation Failed: " + "; ".join(f"{k} {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+class RateLimited(ClinifileError):
+    def __init__(self, limit: int, reset_at: int, retry_after: int) -> None:
+        super().__init__(
+            f"Too many requests: this API key may make {limit} requests a minute; "
+            f"retry after {retry_after} seconds"
+        )
+        self.reset_at = reset_at
+        self.retry_after = retry_after
 
 
 class ProcessingNotComplete(ClinifileError):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from clinifile.config import Settings
 from clinifile.db.engine import make_engine, make_sessionmaker
 from clinifile.errors import StorageError
+from clinifile.services.rate_limits import RateLimiter
 from clinifile.storage.base import ObjectStore
 from clinifile.storage.s3 import S3Store, make_client
 
@@ -29,6 +30,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     stores: dict[str, ObjectStore]
     secret: bytes
+    limiter: RateLimiter
     # set when new work is enqueued, so an in-process worker wakes at once
     work_available: threading.Event = field(default_factory=threading.Event)
 
@@ -76,6 +78,11 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions=make_sessionmaker(engine),
         stores=stores,
         secret=load_secret(settings),
+        limiter=RateLimiter(
+            settings.rate_limit_storage,
+            settings.rate_limit_per_minute,
+            settings.rate_limit_key_prefix,
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from clinifile.api.errors import BadRequest
-from clinifile.errors import AuthenticationFailed, NotFound
+from clinifile.errors import AuthenticationFailed, NotFound, RateLimited
 from clinifile.runtime import Runtime
 from clinifile.services.keys import Principal, authenticate
 
@@ -40,7 +40,11 @@ def _basic_user(request: Request) -> str:
 def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Principal:
     raw_key = _basic_user(request)
     with runtime.sessions() as session:
-        return authenticate(session, runtime.settings, raw_key)
+        principal = authenticate(session, runtime.settings, raw_key)
+    decision = runtime.limiter.hit(principal.key.key_hash)
+    if not decision.allowed:
+        raise RateLimited(decision.limit, decision.reset_at, decision.retry_after)
+    return principal
 
 
 def parse_id(value: str, what: str = "record") -> int:

@@ -15,6 +15,7 @@ from clinifile.errors import (
     AuthenticationFailed,
     NotFound,
     ProcessingNotComplete,
+    RateLimited,
     StorageUnavailable,
     ValidationFailed,
 )
@@ -82,6 +83,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ValidationFailed)
     def _invalid(_: Request, exc: ValidationFailed) -> JSONResponse:
         return validation_failed(exc.errors)
+
+    @app.exception_handler(RateLimited)
+    def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        headers = {"X-RateLimit-Reset": str(exc.reset_at), "Retry-After": str(exc.retry_after)}
+        return message(429, str(exc), headers)
 
     @app.exception_handler(ProcessingNotComplete)
     def _processing(_: Request, exc: ProcessingNotComplete) -> JSONResponse:

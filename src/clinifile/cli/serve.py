@@ -92,7 +92,9 @@ def serve_command(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = load_settings(data_dir, host=host, port=port)
+    settings = load_settings(
+        data_dir, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     console = Console()
     with ExitStack() as stack:
@@ -116,8 +118,8 @@ def serve_command(
             create_app(runtime),
             host=settings.host,
             port=settings.port,
-            proxy_headers=forwarded_allow_ips is not None,
-            forwarded_allow_ips=forwarded_allow_ips,
+            # the app honours X-Forwarded-* itself (Proto and Host) from trusted proxies
+            proxy_headers=False,
             log_level=log_level,
             server_header=False,
         )

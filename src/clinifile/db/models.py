@@ -20,7 +20,7 @@ from clinifile.domain.states import AttachmentState
 
 
 class Base(DeclarativeBase):
-    pass
+    """Ids are never reused, on SQLite too (AUTOINCREMENT)."""
 
 
 class Account(Base):

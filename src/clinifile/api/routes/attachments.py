@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from clinifile.api import presenters
 from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
+from clinifile.api.records import AttachmentList, AttachmentRecord, errors, ok
 from clinifile.api.schemas import (
     AttachmentCreate,
     AttachmentListQuery,
@@ -21,7 +22,12 @@ from clinifile.services import attachments
 router = APIRouter(tags=["patient attachments"])
 
 
-@router.post("/v1/patient_attachments", status_code=201)
+@router.post(
+    "/v1/patient_attachments",
+    status_code=201,
+    response_model=None,
+    responses={**ok(AttachmentRecord, "Registered; processing follows", 201), **errors(422, 503)},
+)
 def create_attachment(
     body: AttachmentCreate,
     request: Request,
@@ -53,7 +59,11 @@ def _page(
     return presenters.page(request, "patient_attachments", records, total, query)
 
 
-@router.get("/v1/patient_attachments")
+@router.get(
+    "/v1/patient_attachments",
+    response_model=None,
+    responses={**ok(AttachmentList, "A page of attachments"), **errors()},
+)
 def list_attachments(
     request: Request,
     runtime: RuntimeDep,
@@ -63,7 +73,11 @@ def list_attachments(
     return _page(request, runtime, principal, query, patient_id=None)
 
 
-@router.get("/v1/patients/{patient_id}/patient_attachments")
+@router.get(
+    "/v1/patients/{patient_id}/patient_attachments",
+    response_model=None,
+    responses={**ok(AttachmentList, "A page of one patient's attachments"), **errors(404)},
+)
 def list_patient_attachments(
     patient_id: str,
     request: Request,
@@ -74,7 +88,11 @@ def list_patient_attachments(
     return _page(request, runtime, principal, query, parse_id(patient_id, "patient"))
 
 
-@router.get("/v1/patient_attachments/{attachment_id}")
+@router.get(
+    "/v1/patient_attachments/{attachment_id}",
+    response_model=None,
+    responses={**ok(AttachmentRecord, "The attachment"), **errors(404)},
+)
 def get_attachment(
     attachment_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -82,7 +100,11 @@ def get_attachment(
     return presenters.attachment(request, record)
 
 
-@router.patch("/v1/patient_attachments/{attachment_id}")
+@router.patch(
+    "/v1/patient_attachments/{attachment_id}",
+    response_model=None,
+    responses={**ok(AttachmentRecord, "The updated attachment"), **errors(404, 422)},
+)
 def update_attachment(
     attachment_id: str,
     body: AttachmentUpdate,
@@ -96,7 +118,12 @@ def update_attachment(
     return presenters.attachment(request, record)
 
 
-@router.post("/v1/patient_attachments/{attachment_id}/archive", status_code=204)
+@router.post(
+    "/v1/patient_attachments/{attachment_id}/archive",
+    status_code=204,
+    response_model=None,
+    responses={204: {"description": "Archived"}, **errors(404)},
+)
 def archive_attachment(
     attachment_id: str, runtime: RuntimeDep, principal: PrincipalDep
 ) -> Response:
@@ -104,13 +131,27 @@ def archive_attachment(
     return Response(status_code=204)
 
 
-@router.delete("/v1/patient_attachments/{attachment_id}", status_code=204, deprecated=True)
+@router.delete(
+    "/v1/patient_attachments/{attachment_id}",
+    status_code=204,
+    deprecated=True,
+    response_model=None,
+    responses={204: {"description": "Archived (deprecated: use POST .../archive)"}, **errors(404)},
+)
 def delete_attachment(attachment_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> Response:
     attachments.archive(runtime, principal, parse_id(attachment_id))
     return Response(status_code=204)
 
 
-@router.get("/v1/patient_attachments/{attachment_id}/content", status_code=303)
+@router.get(
+    "/v1/patient_attachments/{attachment_id}/content",
+    status_code=303,
+    response_model=None,
+    responses={
+        303: {"description": "Redirect (Location) to a short-lived download URL"},
+        **errors(404, 409, 503),
+    },
+)
 def attachment_content(
     attachment_id: str, runtime: RuntimeDep, principal: PrincipalDep
 ) -> RedirectResponse:

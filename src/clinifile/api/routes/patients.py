@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from clinifile.api import presenters
 from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
+from clinifile.api.records import PatientList, PatientRecord, PresignedPostRecord, errors, ok
 from clinifile.api.schemas import PatientCreate, PatientListQuery
 from clinifile.db import patients as patients_db
 from clinifile.db.types import utcnow
@@ -17,7 +18,11 @@ from clinifile.services import uploads
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
 
-@router.get("")
+@router.get(
+    "",
+    response_model=None,
+    responses={**ok(PatientList, "A page of patients"), **errors()},
+)
 def list_patients(
     request: Request, runtime: RuntimeDep, principal: PrincipalDep, query: PatientListQuery
 ) -> dict[str, Any]:
@@ -34,7 +39,12 @@ def list_patients(
     return presenters.page(request, "patients", records, total, query)
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=None,
+    responses={**ok(PatientRecord, "Created", 201), **errors(422)},
+)
 def create_patient(
     body: PatientCreate,
     request: Request,
@@ -49,7 +59,11 @@ def create_patient(
     return record
 
 
-@router.get("/{patient_id}")
+@router.get(
+    "/{patient_id}",
+    response_model=None,
+    responses={**ok(PatientRecord, "The patient"), **errors(404)},
+)
 def get_patient(
     patient_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -73,13 +87,22 @@ def _set_archived(
         return patient
 
 
-@router.post("/{patient_id}/archive", status_code=204)
+@router.post(
+    "/{patient_id}/archive",
+    status_code=204,
+    response_model=None,
+    responses={204: {"description": "Archived"}, **errors(404)},
+)
 def archive_patient(patient_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> Response:
     _set_archived(runtime, principal, patient_id, archived=True)
     return Response(status_code=204)
 
 
-@router.post("/{patient_id}/unarchive")
+@router.post(
+    "/{patient_id}/unarchive",
+    response_model=None,
+    responses={**ok(PatientRecord, "Unarchived"), **errors(404)},
+)
 def unarchive_patient(
     patient_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -88,7 +111,14 @@ def unarchive_patient(
     )
 
 
-@router.get("/{patient_id}/attachment_presigned_post")
+@router.get(
+    "/{patient_id}/attachment_presigned_post",
+    response_model=None,
+    responses={
+        **ok(PresignedPostRecord, "A signed S3 POST for this patient"),
+        **errors(404, 422, 503),
+    },
+)
 def presigned_post(patient_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     pid = parse_id(patient_id, "patient")
     with runtime.sessions() as session:

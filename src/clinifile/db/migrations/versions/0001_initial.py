@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("storage_used_bytes", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.CheckConstraint("storage_used_bytes >= 0", name="ck_accounts_storage_used_nonneg"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "users",
@@ -36,6 +37,7 @@ def upgrade() -> None:
         sa.Column("account_id", BigId, sa.ForeignKey("accounts.id"), nullable=False, index=True),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "api_keys",
@@ -45,6 +47,7 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("revoked_at", UTCDateTime, nullable=True),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "patients",
@@ -57,6 +60,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.Column("archived_at", UTCDateTime, nullable=True),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_patients_account_id_id", "patients", ["account_id", "id"])
     op.create_table(
@@ -83,6 +87,7 @@ def upgrade() -> None:
         sa.Column("archived_at", UTCDateTime, nullable=True),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_attachments_account_id_id", "attachments", ["account_id", "id"])
     op.create_index("ix_attachments_patient_id_id", "attachments", ["patient_id", "id"])

@@ -1,0 +1,120 @@
+"""ASGI middleware: trusted proxy headers, a request body cap, safe response headers."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class ForwardedHeaders:
+    """Honours X-Forwarded-Proto and X-Forwarded-Host from trusted proxies only, so the
+    links in records name the URL the client called."""
+
+    def __init__(self, app: ASGIApp, trusted: str | None) -> None:
+        self.app = app
+        self.trust_all = trusted is not None and trusted.strip() == "*"
+        self.trusted = {ip.strip() for ip in (trusted or "").split(",") if ip.strip()}
+
+    def _trusts(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        return self.trust_all or (client is not None and client[0] in self.trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._trusts(scope):
+            scope = dict(scope)
+            proto = (_header(scope, b"x-forwarded-proto") or "").split(",")[0].strip().lower()
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
+            host = (_header(scope, b"x-forwarded-host") or "").split(",")[0].strip()
+            if host and _HOST.match(host):
+                headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
+                scope["headers"] = [*headers, (b"host", host.encode("latin-1"))]
+        await self.app(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body too large: the API takes at most {limit} bytes")
+
+
+class BodySizeLimit:
+    """Refuses bodies over `limit` bytes: at once by Content-Length, else while reading."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _send_json(send, 413, str(BodyTooLarge(self.limit)))
+            return
+        seen = 0
+        too_large = False
+
+        async def limited() -> Message:
+            nonlocal seen, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    # stop reading; whatever the app answers is replaced by the 413 below
+                    too_large = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def answer(message: Message) -> None:
+            if not too_large:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _send_json(send, 413, str(BodyTooLarge(self.limit)))
+
+        await self.app(scope, limited, answer)
+
+
+class SafeHeaders:
+    """Every response: no MIME sniffing, never cached (these are medical records)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"x-content-type-options", b"cache-control")
+                ]
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"cache-control", b"no-store"),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+async def _send_json(send: Send, status: int, text: str) -> None:
+    body = json.dumps({"message": text}).encode()
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,102 @@
+"""The shapes of answers, for the OpenAPI document (presenters build the real bodies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Links(BaseModel):
+    self: str
+
+
+class Linked(BaseModel):
+    links: Links
+
+
+class AttachmentRecord(BaseModel):
+    id: str = Field(description="64-bit id as a string", pattern=r"^[0-9]+$")
+    content_type: str | None = Field(description="detected from the bytes; null until processed")
+    description: str | None
+    filename: str | None
+    size: int | None
+    processing_completed: bool
+    processed_at: str | None
+    archived_at: str | None
+    created_at: str
+    updated_at: str
+    content: Linked | None = Field(description="the download link; null until processed")
+    patient: Linked
+    user: Linked
+    links: Links
+
+
+class PatientRecord(BaseModel):
+    id: str = Field(pattern=r"^[0-9]+$")
+    first_name: str
+    last_name: str
+    email: str | None
+    date_of_birth: str | None
+    created_at: str
+    updated_at: str
+    archived_at: str | None
+    patient_attachments: Linked
+    links: Links
+
+
+class ListLinks(BaseModel):
+    self: str
+    next: str | None = Field(None, description="absent on the last page")
+    previous: str | None = Field(None, description="absent on the first page")
+
+
+class AttachmentList(BaseModel):
+    patient_attachments: list[AttachmentRecord]
+    total_entries: int
+    links: ListLinks
+
+
+class PatientList(BaseModel):
+    patients: list[PatientRecord]
+    total_entries: int
+    links: ListLinks
+
+
+class PresignedPostRecord(BaseModel):
+    url: str = Field(description="the bucket URL, ending in /")
+    fields: dict[str, str]
+
+
+class Message(BaseModel):
+    message: str
+
+
+class ValidationFailedBody(BaseModel):
+    message: str = Field(examples=["Validation Failed"])
+    errors: dict[str, str]
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request: no User-Agent, bad JSON, bad paging, filter or sort",
+    401: "No, unknown, revoked or other-shard API key",
+    404: "No such record in this account, or a malformed id",
+    409: "The attachment is still being processed",
+    413: "Request body too large",
+    422: "Validation failed",
+    429: "Rate limit reached; see Retry-After and X-RateLimit-Reset",
+    503: "The file store is unavailable",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of an endpoint: 400, 401, 413 and 429 always, plus statuses."""
+    answers: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({400, 401, 413, 429, *statuses}):
+        model = ValidationFailedBody if status == 422 else Message
+        answers[status] = {"model": model, "description": _DESCRIPTIONS[status]}
+    return answers
+
+
+def ok(model: type[BaseModel], description: str, status: int = 200) -> dict[int | str, Any]:
+    return {status: {"model": model, "description": description}}
