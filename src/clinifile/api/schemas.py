@@ -78,8 +78,20 @@ def _per_page(per_page: str) -> int:
 def _list_query(fields: dict[str, FieldType]) -> Any:
     def dependency(
         request: Request,
-        page: Annotated[str, Query(description="Page number, from 1.")] = "1",
-        per_page: Annotated[str, Query(description="Records a page, 1 to 100.")] = "50",
+        page: Annotated[
+            str,
+            Query(
+                description="Page number, from 1.",
+                json_schema_extra={"type": "integer", "minimum": 1, "default": 1},
+            ),
+        ] = "1",
+        per_page: Annotated[
+            str,
+            Query(
+                description="Records a page, 1 to 100.",
+                json_schema_extra={"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+            ),
+        ] = "50",
         sort: Annotated[
             str | None, Query(description="field or field:desc, comma-separated.")
         ] = None,
