@@ -90,7 +90,9 @@ def main() -> None:
                 started = time.perf_counter()
                 with open(big, "rb") as f:
                     stored = httpx.post(
-                        post["url"], data=post["fields"], files={"file": ("big.pdf", f)},
+                        post["url"],
+                        data=post["fields"],
+                        files={"file": ("big.pdf", f)},
                         timeout=600,
                     )
                 upload_s = time.perf_counter() - started

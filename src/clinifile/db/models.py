@@ -61,7 +61,7 @@ class ApiKey(Base):
 
 class Patient(Base):
     __tablename__ = "patients"
-    __table_args__ = (Index("ix_patients_account_id_id", "account_id", "id"),)
+    __table_args__ = (Index("ix_patients_account_archived_id", "account_id", "archived_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -79,8 +79,9 @@ class Attachment(Base):
 
     __tablename__ = "attachments"
     __table_args__ = (
-        Index("ix_attachments_account_id_id", "account_id", "id"),
-        Index("ix_attachments_patient_id_id", "patient_id", "id"),
+        Index("ix_attachments_account_archived_id", "account_id", "archived_at", "id"),
+        Index("ix_attachments_patient_archived_id", "patient_id", "archived_at", "id"),
+        Index("ix_attachments_account_archived_created", "account_id", "archived_at", "created_at"),
         Index("ix_attachments_state_next_attempt_at", "state", "next_attempt_at"),
     )
 

@@ -62,7 +62,11 @@ def upgrade() -> None:
         sa.Column("archived_at", UTCDateTime, nullable=True),
         sqlite_autoincrement=True,
     )
-    op.create_index("ix_patients_account_id_id", "patients", ["account_id", "id"])
+    # lists: one account's (or patient's) unarchived records in id order, and their count,
+    # straight from the index
+    op.create_index(
+        "ix_patients_account_archived_id", "patients", ["account_id", "archived_at", "id"]
+    )
     op.create_table(
         "attachments",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -89,8 +93,17 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sqlite_autoincrement=True,
     )
-    op.create_index("ix_attachments_account_id_id", "attachments", ["account_id", "id"])
-    op.create_index("ix_attachments_patient_id_id", "attachments", ["patient_id", "id"])
+    op.create_index(
+        "ix_attachments_account_archived_id", "attachments", ["account_id", "archived_at", "id"]
+    )
+    op.create_index(
+        "ix_attachments_patient_archived_id", "attachments", ["patient_id", "archived_at", "id"]
+    )
+    op.create_index(
+        "ix_attachments_account_archived_created",
+        "attachments",
+        ["account_id", "archived_at", "created_at"],
+    )
     op.create_index(
         "ix_attachments_state_next_attempt_at", "attachments", ["state", "next_attempt_at"]
     )
