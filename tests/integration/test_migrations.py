@@ -1,0 +1,40 @@
+"""The same Alembic migrations on SQLite and PostgreSQL: up from empty, down a step, up."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, inspect
+
+from clinifile.db.migrate import downgrade, upgrade
+from clinifile.db.models import Base
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_migrations_go_down_a_step_and_up_again(database_url: str) -> None:
+    # the database_url fixture hands out a migrated database (SQLite: an empty file)
+    upgrade(database_url)
+    assert _tables(database_url) == set(Base.metadata.tables)
+    downgrade(database_url, "-1")
+    assert _tables(database_url) == set()
+    upgrade(database_url)
+    assert _tables(database_url) == set(Base.metadata.tables)
+
+
+def test_models_match_the_migrations(database_url: str) -> None:
+    upgrade(database_url)
+    engine = create_engine(database_url)
+    try:
+        inspector = inspect(engine)
+        for table in Base.metadata.sorted_tables:
+            migrated = {c["name"] for c in inspector.get_columns(table.name)}
+            assert migrated == {c.name for c in table.columns}, table.name
+            indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+            assert {i.name for i in table.indexes} <= indexes, table.name
+    finally:
+        engine.dispose()
