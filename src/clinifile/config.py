@@ -21,8 +21,11 @@ class Region(BaseModel):
     name: str
     bucket: str
     s3_region: str = "us-east-1"
-    # None: the embedded SeaweedFS (or the global CLINIFILE_S3_ENDPOINT_URL)
+    # None: the embedded SeaweedFS, the global CLINIFILE_S3_ENDPOINT_URL, or AWS
     endpoint_url: str | None = None
+    # None: the global CLINIFILE_S3_ACCESS_KEY_ID / SECRET, else boto3's credential chain
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
 
 
 def default_regions() -> list[Region]:
@@ -36,8 +39,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINIFILE_", extra="ignore")
 
     data_dir: Path = Path("clinifile-data")
-    # default: SQLite file in data_dir
+    # default: SQLite file in data_dir; PostgreSQL: postgresql+psycopg://user@host/db
     database_url: str | None = None
+    database_pool_size: int = 10
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -79,6 +83,10 @@ class Settings(BaseSettings):
     worker_missing_object_attempts: int = 3
     worker_backoff_base_seconds: float = 1.0
     sniff_bytes: int = 8192
+    # abandoned uploads: temp objects no attachment claims, older than this, are deleted
+    sweep_interval_seconds: float = 3600
+    sweep_min_age_seconds: float = 24 * 3600
+    sweep_batch_size: int = 1000
 
     def sqlite_path(self) -> Path:
         return self.data_dir / "clinifile.db"

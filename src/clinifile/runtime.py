@@ -62,14 +62,14 @@ def load_secret(settings: Settings) -> bytes:
 def build_runtime(settings: Settings) -> Runtime:
     """Connects to the database and builds one S3 client per region (once)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url(), pool_size=settings.database_pool_size)
     stores: dict[str, ObjectStore] = {}
     for region in settings.regions:
         client = make_client(
             region.endpoint_url or settings.s3_endpoint_url,
             region.s3_region,
-            settings.s3_access_key_id,
-            settings.s3_secret_access_key,
+            region.access_key_id or settings.s3_access_key_id,
+            region.secret_access_key or settings.s3_secret_access_key,
         )
         stores[region.name] = S3Store(client, region.bucket)
     return Runtime(

@@ -6,12 +6,16 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinifile import __version__
 from clinifile.api import errors
 from clinifile.api.deps import require_user_agent
 from clinifile.api.middleware import BodySizeLimit, ForwardedHeaders, SafeHeaders
 from clinifile.api.routes import attachments, patients
+from clinifile.errors import StorageError
 from clinifile.runtime import Runtime
 
 
@@ -33,10 +37,34 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """The process is up."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """The database and every region's object store answer."""
+        problems = readiness_problems(runtime)
+        if problems:
+            return JSONResponse({"message": "not ready: " + "; ".join(problems)}, 503)
+        return JSONResponse({"status": "ready"})
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def readiness_problems(runtime: Runtime) -> list[str]:
+    problems = []
+    try:
+        with runtime.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        problems.append(f"database unreachable ({type(error).__name__})")
+    for name, store in runtime.stores.items():
+        try:
+            store.check()
+        except StorageError as error:
+            problems.append(f"object store of region {name}: {error}")
+    return problems
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import typer
 
 from clinifile.cli.serve import serve_command
 from clinifile.cli.settings import DataDirOption, load_settings, open_runtime
+from clinifile.cli.worker import worker_command
 from clinifile.services import accounts as accounts_service
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -23,6 +24,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(patients_app, name="patients")
 app.command("serve")(serve_command)
+app.command("worker")(worker_command)
 
 
 def _fail(message: str) -> typer.Exit:

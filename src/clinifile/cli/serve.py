@@ -20,7 +20,7 @@ from clinifile.db.migrate import upgrade
 from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.services.accounts import create_api_key, create_demo_if_empty
 from clinifile.storage.seaweed import EmbeddedSeaweed, WeedNotFound
-from clinifile.worker.runner import Worker
+from clinifile.worker.runner import WorkerPool
 
 log = logging.getLogger("clinifile.serve")
 
@@ -80,6 +80,13 @@ def serve_command(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8000].")] = None,
     worker: Annotated[bool, typer.Option(help="Run the processing worker in this process.")] = True,
+    storage: Annotated[
+        bool,
+        typer.Option(
+            help="Start the embedded SeaweedFS; --no-storage uses the configured regions' "
+            "endpoints (CLINIFILE_S3_ENDPOINT_URL, CLINIFILE_REGIONS) or AWS S3."
+        ),
+    ] = True,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(help="Proxies whose X-Forwarded-* headers are trusted (comma-separated)."),
@@ -98,7 +105,10 @@ def serve_command(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     console = Console()
     with ExitStack() as stack:
-        if settings.s3_endpoint_url is None:
+        external = settings.s3_endpoint_url is not None or all(
+            r.endpoint_url for r in settings.regions
+        )
+        if storage and not external:
             try:
                 settings = _start_embedded_store(settings, stack)
             except WeedNotFound as error:
@@ -109,9 +119,9 @@ def serve_command(
         stack.callback(runtime.close)
         ensure_buckets(runtime)
         if worker and settings.worker_enabled:
-            background = Worker(runtime)
-            background.start()
-            stack.callback(background.stop)
+            pool = WorkerPool(runtime, concurrency=1)
+            pool.start()
+            stack.callback(pool.stop)
         base = f"http://{settings.host}:{settings.port}"
         _announce(runtime, base, console)
         config = uvicorn.Config(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from clinifile.db import listing
@@ -32,6 +32,40 @@ def insert(session: Session, **fields: Any) -> Attachment:
     session.add(attachment)
     session.flush()
     return attachment
+
+
+NOTIFY_CHANNEL = "clinifile_attachments"
+
+
+def notify_new_work(session: Session) -> None:
+    """Wakes listening workers (PostgreSQL) when this transaction commits; no-op on SQLite,
+    where workers poll."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+
+def claimed_temp_keys(session: Session, keys: list[str]) -> set[str]:
+    """Which of these temp keys back an attachment (in any state)."""
+    if not keys:
+        return set()
+    rows = session.scalars(select(Attachment.temp_key).where(Attachment.temp_key.in_(keys)))
+    return set(rows)
+
+
+def release_leases(session: Session, owner: str) -> int:
+    """Hands every job leased to owner back to the queue (graceful shutdown)."""
+    result = session.execute(
+        update(Attachment)
+        .where(Attachment.state == AttachmentState.PROCESSING, Attachment.lease_owner == owner)
+        .values(
+            state=AttachmentState.PENDING,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_attempt_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
 
 
 def get(session: Session, account_id: int, attachment_id: int) -> Attachment | None:

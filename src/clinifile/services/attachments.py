@@ -80,6 +80,7 @@ def create(
                 temp_key=info.key,
                 reserved_bytes=info.size,
             )
+            attachments_db.notify_new_work(session)
     except IntegrityError as error:
         # the unique temp_key: this upload already backs an attachment
         raise ValidationFailed(INVALID_UPLOAD) from error

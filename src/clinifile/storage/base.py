@@ -7,7 +7,9 @@ anything they do not understand is re-raised as it is.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -17,6 +19,7 @@ class ObjectInfo:
     size: int
     etag: str  # without quotes
     content_type: str | None = None
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,15 @@ class ObjectStore(Protocol):
 
     def list_keys(self, prefix: str) -> list[ObjectInfo]:
         """Every object whose key starts with prefix (all pages)."""
+
+    def iter_keys(self, prefix: str) -> Iterator[list[ObjectInfo]]:
+        """The objects under prefix, a page (up to 1,000) at a time, with last_modified."""
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Removes up to 1,000 objects in one request; missing ones are not an error."""
+
+    def check(self) -> None:
+        """Raises StorageError unless the bucket answers."""
 
     def ensure_bucket(self) -> None:
         """Creates the bucket if it does not exist."""

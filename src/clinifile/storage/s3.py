@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -164,17 +165,40 @@ class S3Store:
         )
 
     def list_keys(self, prefix: str) -> list[ObjectInfo]:
-        found: list[ObjectInfo] = []
+        return [info for page in self.iter_keys(prefix) for info in page]
+
+    def iter_keys(self, prefix: str) -> Iterator[list[ObjectInfo]]:
         try:
             paginator = self._client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                found.extend(
-                    ObjectInfo(key=o["Key"], size=int(o["Size"]), etag=o["ETag"].strip('"'))
+                yield [
+                    ObjectInfo(
+                        key=o["Key"],
+                        size=int(o["Size"]),
+                        etag=o["ETag"].strip('"'),
+                        last_modified=o.get("LastModified"),
+                    )
                     for o in page.get("Contents", [])
-                )
+                ]
         except Exception as error:
             raise _translate(error, prefix) from error
-        return found
+
+    def delete_many(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        try:
+            self._client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+            )
+        except Exception as error:
+            raise _translate(error, keys[0]) from error
+
+    def check(self) -> None:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except Exception as error:
+            raise _translate(error, self.bucket) from error
 
     def ensure_bucket(self) -> None:
         try:

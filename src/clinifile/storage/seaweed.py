@@ -135,6 +135,16 @@ def _choose_ports(path: Path, s3_port: int) -> dict[str, int]:
     return ports
 
 
+def embedded_store_of(root: Path) -> tuple[str, S3Credentials] | None:
+    """The endpoint and credentials of the embedded store a `serve` keeps under root, so a
+    separate `clinifile worker` on the same machine can use it; None if there is none."""
+    ports, credentials = root / "ports.json", root / "s3-credentials.json"
+    if not (ports.exists() and credentials.exists()):
+        return None
+    port = json.loads(ports.read_text())["s3.port"]
+    return f"http://127.0.0.1:{port}", _load_or_create_credentials(credentials)
+
+
 class EmbeddedSeaweed:
     """One `weed mini` child process bound to 127.0.0.1."""
 

@@ -1,16 +1,25 @@
-"""The worker loop: claim a due attachment, process it, sleep when there is none."""
+"""The worker loop: claim a due attachment, process it, sleep when there is none.
+
+`WorkerPool` runs N such loops as threads of one process (`clinifile worker
+--concurrency N`, or the one inside `serve`), wakes them on new work, sweeps abandoned
+uploads now and then, and on shutdown lets each finish its job or hands the lease back.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
+import time
 import uuid
 
 from clinifile.db import attachments as attachments_db
 from clinifile.runtime import Runtime
 from clinifile.worker.processing import process
+from clinifile.worker.sweep import sweep
+from clinifile.worker.wakeup import PostgresWakeup, start_wakeup
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +29,15 @@ def worker_id() -> str:
 
 
 class Worker:
-    def __init__(self, runtime: Runtime, owner: str | None = None) -> None:
+    def __init__(self, runtime: Runtime, owner: str | None = None, *, sweeper: bool = False):
         self.runtime = runtime
         self.owner = owner or worker_id()
+        self.sweeper = sweeper
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        interval = runtime.settings.sweep_interval_seconds
+        # the first sweep after a random part of the interval, so that workers spread out
+        self._next_sweep = time.monotonic() + random.uniform(0.1, 1.0) * interval
 
     def claim(self) -> int | None:
         with self.runtime.transaction() as session:
@@ -46,6 +59,12 @@ class Worker:
             count += 1
         return count
 
+    def _maybe_sweep(self) -> None:
+        if not self.sweeper or time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + self.runtime.settings.sweep_interval_seconds
+        sweep(self.runtime)
+
     def run(self) -> None:
         log.info("worker %s started", self.owner)
         wake = self.runtime.work_available
@@ -53,6 +72,7 @@ class Worker:
             try:
                 if self.run_once():
                     continue
+                self._maybe_sweep()
             except Exception:
                 log.exception("worker %s: unexpected error; continuing", self.owner)
             wake.wait(self.runtime.settings.worker_poll_seconds)
@@ -60,12 +80,58 @@ class Worker:
         log.info("worker %s stopped", self.owner)
 
     def start(self) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run, name="clinifile-worker", daemon=True)
+        self._thread = threading.Thread(target=self.run, name=f"worker-{self.owner}", daemon=True)
         self._thread.start()
         return self._thread
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def request_stop(self) -> None:
         self._stop.set()
+
+    def join(self, timeout: float) -> bool:
+        """Waits for the current job; True when the loop has ended."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.request_stop()
         self.runtime.work_available.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if not self.join(timeout):
+            self.release_leases()
+
+    def release_leases(self) -> None:
+        with self.runtime.transaction() as session:
+            released = attachments_db.release_leases(session, self.owner)
+        if released:
+            log.warning("worker %s handed %d unfinished job(s) back", self.owner, released)
+
+
+class WorkerPool:
+    def __init__(self, runtime: Runtime, concurrency: int = 1) -> None:
+        self.runtime = runtime
+        base = worker_id()
+        self.workers = [
+            Worker(runtime, f"{base}-{i}", sweeper=(i == 0)) for i in range(concurrency)
+        ]
+        self._wakeup: PostgresWakeup | None = None
+
+    def start(self) -> None:
+        self._wakeup = start_wakeup(
+            self.runtime.settings.resolved_database_url(), self.runtime.work_available
+        )
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Lets each worker finish its current job within timeout, then hands back the
+        leases of those that did not."""
+        for worker in self.workers:
+            worker.request_stop()
+        self.runtime.work_available.set()
+        deadline = time.monotonic() + timeout
+        for worker in self.workers:
+            if not worker.join(max(0.0, deadline - time.monotonic())):
+                worker.release_leases()
+        if self._wakeup is not None:
+            self._wakeup.stop()

@@ -1,0 +1,65 @@
+"""`clinifile worker`: processing apart from the API, on any number of machines."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from clinifile.cli.settings import DataDirOption, load_settings
+from clinifile.db.migrate import upgrade
+from clinifile.runtime import build_runtime
+from clinifile.storage.seaweed import embedded_store_of
+from clinifile.worker.runner import WorkerPool
+
+log = logging.getLogger("clinifile.worker")
+
+
+def worker_command(
+    data_dir: DataDirOption = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs at once.")] = 1,
+    shutdown_timeout: Annotated[
+        float, typer.Option(help="Seconds a stop waits for jobs in flight before handing back.")
+    ] = 30.0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Processes uploaded attachments until stopped (SIGTERM or Ctrl-C: jobs in flight
+    finish, or their leases are handed back). On PostgreSQL any number of workers share
+    the queue; on SQLite run one worker process. Uses the configured object store, or the
+    embedded one of a `serve` with the same data directory."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = load_settings(data_dir)
+    if settings.s3_endpoint_url is None and not all(r.endpoint_url for r in settings.regions):
+        found = embedded_store_of(settings.data_dir / "seaweedfs")
+        if found is not None:
+            endpoint, credentials = found
+            settings = settings.model_copy(
+                update={
+                    "s3_endpoint_url": endpoint,
+                    "s3_access_key_id": credentials.access_key_id,
+                    "s3_secret_access_key": credentials.secret_access_key,
+                }
+            )
+    upgrade(settings.resolved_database_url())
+    runtime = build_runtime(settings)
+    pool = WorkerPool(runtime, concurrency)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    pool.start()
+    log.info("%d worker(s) running", concurrency)
+    while not stopping.wait(1.0):
+        pass
+    pool.stop(shutdown_timeout)
+    runtime.close()
+    log.info("stopped")
