@@ -1,0 +1,223 @@
+"""Processing throughput and create-to-completed latency with 1, 2 and 4 worker processes.
+
+    .venv/bin/python -m bench.processing [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
+        [--backlog 300] [--rate 10] [--seconds 10] [--workers 1,2,4]
+
+With a PostgreSQL URL, a fresh database is created for the run (and dropped after). For
+each worker count: a backlog of small (10 KB) uploads is drained by that many `clinifile
+worker` processes (attachments/s), then uploads arrive at a steady rate and the time from
+registration to processing_completed is measured (p50, p95; detected by polling the
+database every 10 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from clinifile.config import Settings
+from clinifile.db.migrate import upgrade
+from clinifile.db.models import Attachment
+from clinifile.runtime import Runtime, build_runtime, ensure_buckets
+from clinifile.services import accounts, attachments
+from clinifile.services.keys import authenticate
+from clinifile.services.keys_layout import temp_prefix
+from clinifile.services.uploads import issue_temp_id
+from clinifile.storage.seaweed import EmbeddedSeaweed
+
+PAYLOAD = b"%PDF-1.4\n" + b"x" * 10_000
+
+
+class Clinic:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.account_id = accounts.create_account(runtime, name="B", region="au1", plan="paid")
+        self.patient_id = accounts.create_patient(
+            runtime, account_id=self.account_id, first_name="B", last_name="P"
+        )
+        key = accounts.create_api_key(runtime, self.account_id)
+        with runtime.sessions() as session:
+            self.principal = authenticate(session, runtime.settings, key)
+        self.store = runtime.store("au1")
+
+    def upload(self) -> int:
+        temp_id = issue_temp_id(self.runtime.secret, self.account_id, self.patient_id)
+        key = temp_prefix(self.account_id, self.patient_id, temp_id) + "f.pdf"
+        self.store._client.put_object(Bucket=self.store.bucket, Key=key, Body=PAYLOAD)  # type: ignore[attr-defined]
+        record = attachments.create(
+            self.runtime,
+            self.principal,
+            patient_id=self.patient_id,
+            upload_url=self.store.bucket_url + key,
+            description=None,
+        )
+        return record.id
+
+
+def _completed(runtime: Runtime, ids: list[int]) -> set[int]:
+    with runtime.sessions() as session:
+        return set(
+            session.scalars(
+                select(Attachment.id).where(Attachment.id.in_(ids), Attachment.state == "completed")
+            )
+        )
+
+
+def _workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
+    env.update(
+        {
+            "CLINIFILE_DATA_DIR": str(settings.data_dir),
+            "CLINIFILE_DATABASE_URL": settings.resolved_database_url(),
+            "CLINIFILE_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
+            "CLINIFILE_S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
+            "CLINIFILE_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key or "",
+            "CLINIFILE_SECRET_KEY": settings.secret_key or "",
+            "CLINIFILE_WORKER_POLL_SECONDS": "0.5",
+        }
+    )
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "clinifile.cli", "worker", "--log-level", "warning"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for p in processes:
+        p.send_signal(signal.SIGTERM)
+    for p in processes:
+        p.wait(timeout=60)
+
+
+def _wait_all(runtime: Runtime, ids: list[int], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while len(_completed(runtime, ids)) < len(ids):
+        if time.monotonic() > deadline:
+            raise RuntimeError("processing did not finish in time")
+        time.sleep(0.05)
+
+
+def measure(clinic: Clinic, settings: Settings, workers: int, args: Any) -> dict[str, Any]:
+    backlog = [clinic.upload() for _ in range(args.backlog)]
+    processes = _workers(settings, workers)
+    try:
+        started = time.perf_counter()
+        _wait_all(clinic.runtime, backlog)
+        drain = time.perf_counter() - started
+        created: dict[int, float] = {}
+        latencies: list[float] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set() or len(latencies) < len(created):
+                pending = [i for i in list(created) if i not in seen]
+                for i in _completed(clinic.runtime, pending) if pending else ():
+                    seen.add(i)
+                    latencies.append((time.perf_counter() - created[i]) * 1000)
+                time.sleep(0.01)
+
+        seen: set[int] = set()
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        interval = 1 / args.rate
+        next_at = time.perf_counter()
+        for _ in range(int(args.rate * args.seconds)):
+            next_at += interval
+            created[clinic.upload()] = time.perf_counter()
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+        done.set()
+        watcher.join(timeout=120)
+    finally:
+        _stop(processes)
+    latencies.sort()
+    return {
+        "workers": workers,
+        "drain_attachments_per_s": round(len(backlog) / drain, 1),
+        "latency_p50_ms": round(statistics.median(latencies), 1),
+        "latency_p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 1),
+        "arrivals_per_s": args.rate,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--backlog", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        weed = EmbeddedSeaweed(root / "weed")
+        weed.start()
+        url, admin, name = args.database_url, None, None
+        if url and url.startswith("postgresql"):
+            admin = make_url(url)
+            name = f"clinifile_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(
+                host=admin.host,
+                user=admin.username,
+                port=admin.port,
+                dbname=admin.database,
+                autocommit=True,
+            ) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = admin.set(database=name).render_as_string(hide_password=False)
+        try:
+            assert weed.credentials is not None
+            settings = Settings(
+                data_dir=root / "data",
+                database_url=url,
+                secret_key=uuid.uuid4().hex,
+                s3_endpoint_url=weed.endpoint_url,
+                s3_access_key_id=weed.credentials.access_key_id,
+                s3_secret_access_key=weed.credentials.secret_access_key,
+            )
+            settings.data_dir.mkdir()
+            upgrade(settings.resolved_database_url())
+            runtime = build_runtime(settings)
+            ensure_buckets(runtime)
+            clinic = Clinic(runtime)
+            results = [measure(clinic, settings, int(n), args) for n in args.workers.split(",")]
+            runtime.close()
+            print(
+                json.dumps(
+                    {"database": "postgresql" if admin else "sqlite", "results": results}, indent=2
+                )
+            )
+        finally:
+            weed.stop()
+            if admin is not None:
+                with psycopg.connect(
+                    host=admin.host,
+                    user=admin.username,
+                    port=admin.port,
+                    dbname=admin.database,
+                    autocommit=True,
+                ) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
