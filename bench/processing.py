@@ -80,17 +80,7 @@ def _completed(runtime: Runtime, ids: list[int]) -> set[int]:
 
 def _workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
-    env.update(
-        {
-            "CLINIFILE_DATA_DIR": str(settings.data_dir),
-            "CLINIFILE_DATABASE_URL": settings.resolved_database_url(),
-            "CLINIFILE_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
-            "CLINIFILE_S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
-            "CLINIFILE_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key or "",
-            "CLINIFILE_SECRET_KEY": settings.secret_key or "",
-            "CLINIFILE_WORKER_POLL_SECONDS": "0.5",
-        }
-    )
+    env.update(settings.as_environment(), CLINIFILE_WORKER_POLL_SECONDS="0.5")
     return [
         subprocess.Popen(
             [sys.executable, "-m", "clinifile.cli", "worker", "--log-level", "warning"],

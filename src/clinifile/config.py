@@ -6,6 +6,7 @@ Nothing else in the code reads ``os.environ``. Each field is read from
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -87,6 +88,18 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 3600
     sweep_min_age_seconds: float = 24 * 3600
     sweep_batch_size: int = 1000
+
+    def as_environment(self) -> dict[str, str]:
+        """CLINIFILE_* variables that give a child process (a `clinifile worker`) exactly
+        these settings."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            text = value if isinstance(value, str) else json.dumps(value)
+            env[f"CLINIFILE_{name.upper()}"] = text
+        env["CLINIFILE_DATABASE_URL"] = self.resolved_database_url()
+        return env
 
     def sqlite_path(self) -> Path:
         return self.data_dir / "clinifile.db"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -55,22 +54,13 @@ def _put_uploads(runtime: Runtime, tenant: Tenant, count: int, size: int = 100) 
 
 
 def _worker_env(runtime: Runtime, **extra: str) -> dict[str, str]:
-    s = runtime.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
-    env.update(
-        {
-            "CLINIFILE_DATA_DIR": str(s.data_dir),
-            "CLINIFILE_DATABASE_URL": s.resolved_database_url(),
-            "CLINIFILE_S3_ENDPOINT_URL": s.s3_endpoint_url or "",
-            "CLINIFILE_S3_ACCESS_KEY_ID": s.s3_access_key_id or "",
-            "CLINIFILE_S3_SECRET_ACCESS_KEY": s.s3_secret_access_key or "",
-            "CLINIFILE_REGIONS": json.dumps([r.model_dump() for r in s.regions]),
-            "CLINIFILE_SECRET_KEY": (s.secret_key or ""),
-            "CLINIFILE_WORKER_POLL_SECONDS": "0.2",
-            **extra,
-        }
-    )
-    return env
+    return {
+        **env,
+        **runtime.settings.as_environment(),
+        "CLINIFILE_WORKER_POLL_SECONDS": "0.2",
+        **extra,
+    }
 
 
 def _start_worker(runtime: Runtime, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
