@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -111,3 +113,15 @@ def test_bad_paging_is_400(client: TestClient, tenant: Tenant, query: str) -> No
     response = client.get(f"/v1/patient_attachments?{query}", auth=tenant.auth)
     assert response.status_code == 400
     assert "page" in response.json()["message"]
+
+
+def test_docs_and_openapi_are_served_without_a_cdn(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "basic"
+    assert "/v1/patient_attachments" in document["paths"]
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset

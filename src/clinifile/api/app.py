@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,7 +21,8 @@ from clinifile.runtime import Runtime
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(
+    # the docs' assets are served by clinifile itself (no CDN: it must work offline)
+    app = FastAPIOffline(
         title="clinifile",
         version=__version__,
         description="Patient attachments, compatible with Cliniko's v1 API.",
