@@ -27,14 +27,15 @@ from clinifile.services import accounts
 from clinifile.storage.seaweed import EmbeddedSeaweed
 
 CHILD = """
-import json, os, resource, sys
+import json, os, re, sys
 from clinifile.config import Settings
 from clinifile.runtime import build_runtime
 from clinifile.worker.runner import Worker
 settings = Settings.model_validate_json(os.environ["BENCH_SETTINGS"])
 runtime = build_runtime(settings)
 done = Worker(runtime).run_until_idle() if sys.argv[1] == "work" else 0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM, not ru_maxrss: ru_maxrss keeps the parent's high-water mark across exec
+peak = int(re.search("VmHWM:[ \\t]+([0-9]+)", open("/proc/self/status").read())[1])
 print(json.dumps({"processed": done, "peak_rss_kib": peak}))
 """
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from clinifile.cli.files import download_command, ls_command, upload_command
 from clinifile.cli.serve import serve_command
 from clinifile.cli.settings import DataDirOption, load_settings, open_runtime
 from clinifile.cli.worker import worker_command
@@ -25,6 +26,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(patients_app, name="patients")
 app.command("serve")(serve_command)
 app.command("worker")(worker_command)
+app.command("upload")(upload_command)
+app.command("download")(download_command)
+app.command("ls")(ls_command)
 
 
 def _fail(message: str) -> typer.Exit:

@@ -1,0 +1,36 @@
+"""The Python client of clinifile (and of Cliniko's patient-attachments API).
+
+from clinifile.client import Client
+with Client(api_key, base_url="http://127.0.0.1:8000") as client:
+    record = client.upload(patient_id, "referral.pdf", wait=True)
+"""
+
+from clinifile.client._rules import RetryPolicy, base_url_for_key, q_filter
+from clinifile.client._sync import Client
+from clinifile.client.errors import (
+    AuthenticationFailed,
+    ClinifileError,
+    InvalidUpload,
+    NotFound,
+    ProcessingTimeout,
+    QuotaExceeded,
+    RateLimited,
+    ServerError,
+    ValidationFailed,
+)
+
+__all__ = [
+    "AuthenticationFailed",
+    "Client",
+    "ClinifileError",
+    "InvalidUpload",
+    "NotFound",
+    "ProcessingTimeout",
+    "QuotaExceeded",
+    "RateLimited",
+    "RetryPolicy",
+    "ServerError",
+    "ValidationFailed",
+    "base_url_for_key",
+    "q_filter",
+]

@@ -1,0 +1,54 @@
+"""Errors of the client; each message says what happened and what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ClinifileError(Exception):
+    """Anything the client could not do."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class AuthenticationFailed(ClinifileError):
+    """401: the key is unknown, revoked, or for another shard."""
+
+
+class NotFound(ClinifileError):
+    """404: no such record in this account."""
+
+
+class ValidationFailed(ClinifileError):
+    """422: the server refused the data; `errors` maps fields to messages."""
+
+    def __init__(self, message: str, errors: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.errors = errors
+
+
+class InvalidUpload(ValidationFailed):
+    """422 temp_attachment_url: the upload is not one this server issued, or already used."""
+
+
+class QuotaExceeded(ValidationFailed):
+    """422 base / 400 EntityTooLarge: the account's storage limit or the size limit."""
+
+
+class RateLimited(ClinifileError):
+    """429: too many requests; retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(ClinifileError):
+    """5xx, or the connection failed, after every retry."""
+
+
+class ProcessingTimeout(ClinifileError):
+    """The attachment was registered but did not finish processing in time."""
