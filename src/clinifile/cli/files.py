@@ -7,7 +7,9 @@ Exit codes: 0 done, 1 some files failed, 2 bad usage, 3 authentication failed,
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +42,19 @@ BaseUrl = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 err = Console(stderr=True)
+
+
+@contextmanager
+def _exit_on_error() -> Iterator[None]:
+    """Client errors as a message and an exit code (3: authentication, 1: the rest)."""
+    try:
+        yield
+    except AuthenticationFailed as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(3) from None
+    except ClinifileError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -142,17 +157,10 @@ def download_command(
     ] = None,
 ) -> None:
     """Downloads an attachment's file."""
-    with Client(api_key, base_url) as client:
-        try:
-            record = client.attachment(attachment_id)
-            target = output or Path(record.get("filename") or f"attachment-{attachment_id}")
-            written = client.download(attachment_id, target)
-        except AuthenticationFailed as error:
-            err.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(3) from None
-        except ClinifileError as error:
-            err.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(1) from None
+    with Client(api_key, base_url) as client, _exit_on_error():
+        record = client.attachment(attachment_id)
+        target = output or Path(record.get("filename") or f"attachment-{attachment_id}")
+        written = client.download(attachment_id, target)
     err.print(f"wrote {written} bytes to {target}")
 
 
@@ -170,18 +178,11 @@ def ls_command(
 ) -> None:
     """Lists attachments as a table."""
     rows: list[dict[str, Any]] = []
-    with Client(api_key, base_url) as client:
-        try:
-            for record in client.attachments(patient, sort=sort, filters=filters or []):
-                rows.append(record)
-                if len(rows) >= limit:
-                    break
-        except AuthenticationFailed as error:
-            err.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(3) from None
-        except ClinifileError as error:
-            err.print(f"[red]error:[/red] {error}")
-            raise typer.Exit(1) from None
+    with Client(api_key, base_url) as client, _exit_on_error():
+        for record in client.attachments(patient, sort=sort, filters=filters or []):
+            rows.append(record)
+            if len(rows) >= limit:
+                break
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
