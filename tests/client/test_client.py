@@ -222,7 +222,8 @@ def test_filters_with_spaces_colons_and_unicode_reach_the_server(
         )
         found = list(client.attachments(description="Brief: Dr. Müller"))
         assert [r["id"] for r in found] == [record["id"]]
-        assert list(client.attachments(description="~: Dr. Mü")) == found
+        contains = client.attachments(description="~: Dr. Mü")
+        assert [r["id"] for r in contains] == [record["id"]]
 
 
 def test_a_200_mb_upload_keeps_the_clients_memory_low(
