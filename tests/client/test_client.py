@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from clinifile.client import (
+    AsyncClient,
     AuthenticationFailed,
     Client,
     InvalidUpload,
@@ -25,7 +27,8 @@ from clinifile.client import (
     q_filter,
 )
 from clinifile.client._rules import query_params
-from clinifile.runtime import Runtime
+from clinifile.runtime import Runtime, build_runtime, ensure_buckets
+from clinifile.storage.seaweed import EmbeddedSeaweed
 from tests import samples
 from tests.client.conftest import LiveServer
 from tests.factories import Tenant, make_tenant
@@ -327,3 +330,62 @@ def test_cli_exit_codes(
     assert over.returncode == 1
     [failed] = json.loads(over.stdout)
     assert failed["ok"] is False and "too large" in failed["error"]
+
+
+def test_the_async_client_does_the_same_round_trip(
+    server: LiveServer, tenant: Tenant, tmp_path: Path
+) -> None:
+    content = samples.png()
+    path = _file(tmp_path, "scan (2).png", content)
+
+    async def scenario() -> None:
+        async with AsyncClient(tenant.key, server.url, retry=FAST) as client:
+            seen: list[int] = []
+            record = await client.upload(
+                tenant.patient_id, path, description="async", wait=True, progress=seen.append
+            )
+            assert record["content_type"] == "image/png"
+            assert record["filename"] == "scan (2).png"
+            assert sum(seen) == len(content)
+            listed = [r["id"] async for r in client.attachments(description="async")]
+            assert listed == [record["id"]]
+            out = tmp_path / "copy.png"
+            assert await client.download(record["id"], out) == len(content)
+            assert out.read_bytes() == content
+
+    asyncio.run(scenario())
+
+
+def test_the_object_store_down_for_a_moment_is_waited_out(
+    runtime: Runtime, tenant: Tenant, tmp_path: Path
+) -> None:
+    store = EmbeddedSeaweed(tmp_path / "own-store")
+    store.start()
+    assert store.credentials is not None
+    settings = runtime.settings.model_copy(
+        update={
+            "s3_endpoint_url": store.endpoint_url,
+            "s3_access_key_id": store.credentials.access_key_id,
+            "s3_secret_access_key": store.credentials.secret_access_key,
+        }
+    )
+    own = build_runtime(settings)
+    ensure_buckets(own)
+    server = LiveServer(own)
+    server.start()
+    try:
+        store.stop()  # presigning still works (it is local signing); the POST cannot land
+        restarter = threading.Timer(1.5, store.start)  # same data directory, same ports
+        restarter.start()
+        patient = RetryPolicy(attempts=10, base=0.3, cap=2.0)
+        with Client(tenant.key, server.url, retry=patient) as client:
+            record = client.upload(
+                tenant.patient_id, _file(tmp_path, "a.pdf", samples.pdf()), wait=True
+            )
+            assert record["processing_completed"] is True
+            assert [r["id"] for r in client.attachments()] == [record["id"]]
+        restarter.join()
+    finally:
+        server.stop()
+        own.close()
+        store.stop()

@@ -5,6 +5,7 @@ with Client(api_key, base_url="http://127.0.0.1:8000") as client:
     record = client.upload(patient_id, "referral.pdf", wait=True)
 """
 
+from clinifile.client._async import AsyncClient
 from clinifile.client._rules import RetryPolicy, base_url_for_key, q_filter
 from clinifile.client._sync import Client
 from clinifile.client.errors import (
@@ -20,6 +21,7 @@ from clinifile.client.errors import (
 )
 
 __all__ = [
+    "AsyncClient",
     "AuthenticationFailed",
     "Client",
     "ClinifileError",

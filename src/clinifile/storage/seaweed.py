@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +85,9 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Free for a listener: like weed, ignore TIME_WAIT leftovers of a previous run."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -208,7 +211,10 @@ class EmbeddedSeaweed:
             cwd=self.root,
             # its own process group, so a terminal's Ctrl-C reaches us first and we stop it
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            # PDEATHSIG follows the creating *thread*: only tie it to the main thread's life
+            preexec_fn=_die_with_parent
+            if sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+            else None,
         )
         log_file.close()
         log.info("started SeaweedFS (pid %s), S3 on %s", self.process.pid, self.endpoint_url)
