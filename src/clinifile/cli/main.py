@@ -15,7 +15,6 @@ from clinifile.cli.files import download_command, ls_command, upload_command
 from clinifile.cli.serve import serve_command
 from clinifile.cli.settings import DataDirOption, load_settings, open_runtime
 from clinifile.cli.worker import worker_command
-from clinifile.services import accounts as accounts_service
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 accounts_app = typer.Typer(no_args_is_help=True, help="Accounts of clinics.")
@@ -58,6 +57,8 @@ def accounts_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Creates an account and prints its id."""
+    from clinifile.services import accounts as accounts_service
+
     with open_runtime(data_dir) as runtime:
         try:
             account_id = accounts_service.create_account(
@@ -75,6 +76,7 @@ def keys_create(
 ) -> None:
     """Creates an API key and prints it (only its hash is kept: store it now)."""
     from clinifile.errors import NotFound
+    from clinifile.services import accounts as accounts_service
 
     with open_runtime(data_dir) as runtime:
         try:
@@ -93,6 +95,7 @@ def patients_create(
 ) -> None:
     """Creates a patient and prints its id."""
     from clinifile.errors import NotFound
+    from clinifile.services import accounts as accounts_service
 
     with open_runtime(data_dir) as runtime:
         try:

@@ -6,26 +6,24 @@ import logging
 import signal
 import sys
 from contextlib import ExitStack
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
-from clinifile.api.app import create_app
 from clinifile.cli.settings import DataDirOption, load_settings
 from clinifile.cli.snippet import curl_snippet
-from clinifile.config import Settings
-from clinifile.db.migrate import upgrade
-from clinifile.runtime import Runtime, build_runtime, ensure_buckets
-from clinifile.services.accounts import create_api_key, create_demo_if_empty
-from clinifile.storage.seaweed import EmbeddedSeaweed, WeedNotFound
-from clinifile.worker.runner import WorkerPool
+
+if TYPE_CHECKING:
+    from clinifile.config import Settings
+    from clinifile.runtime import Runtime
 
 log = logging.getLogger("clinifile.serve")
 
 
 def _start_embedded_store(settings: Settings, stack: ExitStack) -> Settings:
+    from clinifile.storage.seaweed import EmbeddedSeaweed
+
     weed = EmbeddedSeaweed(
         settings.data_dir / "seaweedfs", binary=settings.weed_binary, s3_port=settings.weed_s3_port
     )
@@ -42,6 +40,8 @@ def _start_embedded_store(settings: Settings, stack: ExitStack) -> Settings:
 
 
 def _announce(runtime: Runtime, base: str, console: Console) -> None:
+    from clinifile.services.accounts import create_api_key, create_demo_if_empty
+
     demo_file = runtime.settings.data_dir / "demo.txt"
     demo = create_demo_if_empty(runtime)
     if demo is not None:
@@ -95,6 +95,15 @@ def serve_command(
 ) -> None:
     """Starts the object store (unless an external one is configured), migrates the
     database, and serves the API with the processing worker. Ctrl-C stops it all."""
+    # the server's parts are imported here, so client commands start light
+    import uvicorn
+
+    from clinifile.api.app import create_app
+    from clinifile.db.migrate import upgrade
+    from clinifile.runtime import build_runtime, ensure_buckets
+    from clinifile.storage.seaweed import WeedNotFound
+    from clinifile.worker.runner import WorkerPool
+
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

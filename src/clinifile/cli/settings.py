@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from clinifile.config import Settings
-from clinifile.db.migrate import upgrade
-from clinifile.runtime import Runtime, build_runtime
+
+if TYPE_CHECKING:
+    from clinifile.runtime import Runtime
 
 DataDirOption = Annotated[
     Path | None,
@@ -34,6 +35,10 @@ def load_settings(data_dir: Path | None, **overrides: Any) -> Settings:
 @contextmanager
 def open_runtime(data_dir: Path | None) -> Iterator[Runtime]:
     """A runtime on an up-to-date database (works while `serve` runs)."""
+    # imported here: the client commands (upload, ls) stay light without the server's parts
+    from clinifile.db.migrate import upgrade
+    from clinifile.runtime import build_runtime
+
     settings = load_settings(data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url())

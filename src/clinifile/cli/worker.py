@@ -10,10 +10,6 @@ from typing import Annotated
 import typer
 
 from clinifile.cli.settings import DataDirOption, load_settings
-from clinifile.db.migrate import upgrade
-from clinifile.runtime import build_runtime
-from clinifile.storage.seaweed import embedded_store_of
-from clinifile.worker.runner import WorkerPool
 
 log = logging.getLogger("clinifile.worker")
 
@@ -30,6 +26,11 @@ def worker_command(
     finish, or their leases are handed back). On PostgreSQL any number of workers share
     the queue; on SQLite run one worker process. Uses the configured object store, or the
     embedded one of a `serve` with the same data directory."""
+    from clinifile.db.migrate import upgrade
+    from clinifile.runtime import build_runtime
+    from clinifile.storage.seaweed import embedded_store_of
+    from clinifile.worker.runner import WorkerPool
+
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
