@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -31,7 +32,7 @@ from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.storage.seaweed import EmbeddedSeaweed
 from tests import samples
 from tests.client.conftest import LiveServer
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant, make_tenant, wait_for
 
 FAST = RetryPolicy(attempts=6, base=0.1, cap=1.0)
 
@@ -389,3 +390,49 @@ def test_the_object_store_down_for_a_moment_is_waited_out(
         server.stop()
         own.close()
         store.stop()
+
+
+def test_cli_ctrl_c_leaves_nothing_half_registered(
+    server: LiveServer, tenant: Tenant, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.pdf"
+    with open(big, "wb") as f:
+        f.write(b"%PDF-1.4\n")
+        f.truncate(1024 * 1024 * 1024)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
+    env.update(CLINIFILE_API_KEY=tenant.key, CLINIFILE_BASE_URL=server.url)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "clinifile.cli",
+            "upload",
+            "--patient",
+            str(tenant.patient_id),
+            str(big),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = server.runtime.store("au1")
+    # interrupt once the CLI has its presigned post (a 1 GiB POST then takes seconds)
+    wait_for(lambda: process.poll() is None and _presigned(server, tenant), timeout=30)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "not registered" in stderr
+    with Client(tenant.key, server.url, retry=FAST) as client:
+        assert list(client.attachments(archived_at="*")) == []
+    assert not [o for o in store.list_keys(f"{tenant.account_id}/") if "/temp/" not in o.key]
+
+
+def _presigned(server: LiveServer, tenant: Tenant) -> bool:
+    """The CLI has asked for its presigned post (the rate limiter counted its key)."""
+    from clinifile.services.keys import hash_key
+
+    decision = server.runtime.limiter._limiter.get_window_stats(
+        server.runtime.limiter._item, hash_key(tenant.key)
+    )
+    return decision.remaining < server.runtime.settings.rate_limit_per_minute
