@@ -149,6 +149,16 @@ def measure(clinic: Clinic, settings: Settings, workers: int, args: Any) -> dict
     }
 
 
+def _admin(admin: Any) -> psycopg.Connection[Any]:
+    return psycopg.connect(
+        host=admin.host,
+        user=admin.username,
+        port=admin.port,
+        dbname=admin.database,
+        autocommit=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", default=None)
@@ -165,13 +175,7 @@ def main() -> None:
         if url and url.startswith("postgresql"):
             admin = make_url(url)
             name = f"clinifile_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(
-                host=admin.host,
-                user=admin.username,
-                port=admin.port,
-                dbname=admin.database,
-                autocommit=True,
-            ) as conn:
+            with _admin(admin) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             url = admin.set(database=name).render_as_string(hide_password=False)
         try:
@@ -199,13 +203,7 @@ def main() -> None:
         finally:
             weed.stop()
             if admin is not None:
-                with psycopg.connect(
-                    host=admin.host,
-                    user=admin.username,
-                    port=admin.port,
-                    dbname=admin.database,
-                    autocommit=True,
-                ) as conn:
+                with _admin(admin) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
