@@ -398,7 +398,7 @@ def test_cli_ctrl_c_leaves_nothing_half_registered(
     big = tmp_path / "big.pdf"
     with open(big, "wb") as f:
         f.write(b"%PDF-1.4\n")
-        f.truncate(1024 * 1024 * 1024)
+        f.truncate(4 * 1024 * 1024 * 1024)  # sparse; seconds to send, so Ctrl-C lands mid-POST
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
     env.update(CLINIFILE_API_KEY=tenant.key, CLINIFILE_BASE_URL=server.url)
     process = subprocess.Popen(
@@ -411,17 +411,21 @@ def test_cli_ctrl_c_leaves_nothing_half_registered(
             str(tenant.patient_id),
             str(big),
         ],
+        # as from a terminal: pytest-xdist workers ignore SIGINT, and children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     store = server.runtime.store("au1")
-    # interrupt once the CLI has its presigned post (a 1 GiB POST then takes seconds)
+    # interrupt once the CLI has its presigned post
     wait_for(lambda: process.poll() is None and _presigned(server, tenant), timeout=30)
     process.send_signal(signal.SIGINT)
+    started = time.monotonic()
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
+    assert time.monotonic() - started < 10, "the upload in flight must stop, not finish"
     assert "not registered" in stderr
     with Client(tenant.key, server.url, retry=FAST) as client:
         assert list(client.attachments(archived_at="*")) == []

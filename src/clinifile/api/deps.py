@@ -17,7 +17,7 @@ MAX_ID = 2**63 - 1
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 def require_user_agent(request: Request) -> None:

@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 some files failed, 2 bad usage, 3 authentication failed,
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -106,6 +107,7 @@ def upload_command(
                     description=description,
                     wait=wait,
                     progress=lambda n: progress.advance(task, n),
+                    cancel=cancelled,
                 )
                 return {"file": str(path), "ok": True, "id": record["id"], "record": record}
             except AuthenticationFailed:
@@ -113,6 +115,7 @@ def upload_command(
             except ClinifileError as error:
                 return {"file": str(path), "ok": False, "error": str(error)}
 
+        cancelled = threading.Event()
         pool = ThreadPoolExecutor(parallel)
         try:
             futures = [pool.submit(one, path) for path in paths]
@@ -123,7 +126,9 @@ def upload_command(
             err.print(f"[red]error:[/red] {error}")
             raise typer.Exit(3) from None
         except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # uploads in flight stop at their next chunk; none is registered after this
+            cancelled.set()
+            pool.shutdown(wait=True, cancel_futures=True)
             err.print("interrupted: files not yet registered were not registered")
             raise typer.Exit(130) from None
         pool.shutdown()

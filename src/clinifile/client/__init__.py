@@ -17,6 +17,7 @@ from clinifile.client.errors import (
     QuotaExceeded,
     RateLimited,
     ServerError,
+    UploadCancelled,
     ValidationFailed,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "RateLimited",
     "RetryPolicy",
     "ServerError",
+    "UploadCancelled",
     "ValidationFailed",
     "base_url_for_key",
     "q_filter",

@@ -86,7 +86,7 @@ class AsyncClient:
         return (await self._retrying(lambda: self._request("GET", path, **kwargs))).json()
 
     async def attachment(self, attachment_id: int | str) -> dict[str, Any]:
-        return await self._get(f"/patient_attachments/{attachment_id}")  # type: ignore[no-any-return]
+        return await self._get(f"/patient_attachments/{attachment_id}")
 
     async def attachments(
         self,
@@ -144,7 +144,7 @@ class AsyncClient:
         patient_id: int | str,
         file: IO[bytes],
         start: int,
-        size: int | None,
+        size: int,
         name: str,
         progress: Callable[[int], None] | None,
     ) -> str:
@@ -179,7 +179,7 @@ class AsyncClient:
             return await self._request("POST", "/patient_attachments", json=body)
 
         try:
-            return (await self._retrying(create)).json()  # type: ignore[no-any-return]
+            return (await self._retrying(create)).json()
         except InvalidUpload:
             if attempts == 1:
                 raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
@@ -18,6 +19,7 @@ from clinifile.client.errors import (
     QuotaExceeded,
     RateLimited,
     ServerError,
+    UploadCancelled,
     ValidationFailed,
 )
 
@@ -132,6 +134,22 @@ class RetryPolicy:
 
 def retryable(error: Exception) -> bool:
     return isinstance(error, httpx.TransportError | ServerError | RateLimited)
+
+
+def cancellable(
+    progress: Callable[[int], None] | None, cancel: threading.Event | None
+) -> Callable[[int], None] | None:
+    """A progress callback that stops the upload (UploadCancelled) once cancel is set."""
+    if cancel is None:
+        return progress
+
+    def report(count: int) -> None:
+        if cancel.is_set():
+            raise UploadCancelled("the upload was cancelled; it was not registered")
+        if progress is not None:
+            progress(count)
+
+    return report
 
 
 class ProgressReader:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import httpx
 
 from clinifile.client import _rules as rules
-from clinifile.client.errors import InvalidUpload, ProcessingTimeout, ServerError
+from clinifile.client.errors import (
+    InvalidUpload,
+    ProcessingTimeout,
+    ServerError,
+    UploadCancelled,
+)
 
 T = TypeVar("T")
 DEFAULT_USER_AGENT = "clinifile-python (https://github.com/clinifile)"
@@ -82,10 +88,10 @@ class Client:
     # --- records -------------------------------------------------------------------------
 
     def patient(self, patient_id: int | str) -> dict[str, Any]:
-        return self._get(f"/patients/{patient_id}")  # type: ignore[no-any-return]
+        return self._get(f"/patients/{patient_id}")
 
     def attachment(self, attachment_id: int | str) -> dict[str, Any]:
-        return self._get(f"/patient_attachments/{attachment_id}")  # type: ignore[no-any-return]
+        return self._get(f"/patient_attachments/{attachment_id}")
 
     def attachments(
         self,
@@ -134,7 +140,7 @@ class Client:
                 "PATCH", f"/patient_attachments/{attachment_id}", json={"description": description}
             )
         )
-        return response.json()  # type: ignore[no-any-return]
+        return response.json()
 
     def archive(self, attachment_id: int | str) -> None:
         self._retrying(
@@ -153,10 +159,12 @@ class Client:
         wait: bool = False,
         wait_timeout: float = 300.0,
         progress: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> dict[str, Any]:
         """Presign, POST the file to the object store (streamed), register it, and (with
         wait) return once processing completes. Raises QuotaExceeded, InvalidUpload,
-        NotFound, RateLimited, AuthenticationFailed, ServerError or ProcessingTimeout."""
+        NotFound, RateLimited, AuthenticationFailed, ServerError or ProcessingTimeout;
+        UploadCancelled when `cancel` is set before the upload is registered."""
         if isinstance(file, str | os.PathLike):
             path = Path(file)
             with open(path, "rb") as handle:
@@ -168,10 +176,15 @@ class Client:
                     wait=wait,
                     wait_timeout=wait_timeout,
                     progress=progress,
+                    cancel=cancel,
                 )
         name = filename or Path(getattr(file, "name", "") or "upload").name
         start = file.tell()
-        upload_url = self._post_to_store(patient_id, file, start, name, progress)
+        upload_url = self._post_to_store(
+            patient_id, file, start, name, rules.cancellable(progress, cancel)
+        )
+        if cancel is not None and cancel.is_set():
+            raise UploadCancelled(f"{name}: cancelled before it was registered")
         record = self._register(patient_id, upload_url, description)
         return self.wait(record["id"], wait_timeout) if wait else record
 
@@ -188,7 +201,7 @@ class Client:
 
             def send(post: dict[str, Any] = post) -> httpx.Response:
                 file.seek(start)
-                reader = rules.ProgressReader(file, progress)
+                reader = cast(IO[bytes], rules.ProgressReader(file, progress))
                 response = self._storage.post(
                     post["url"], data=post["fields"], files={"file": (name, reader)}
                 )
@@ -216,7 +229,7 @@ class Client:
             return self._request("POST", "/patient_attachments", json=body)
 
         try:
-            return self._retrying(create).json()  # type: ignore[no-any-return]
+            return self._retrying(create).json()
         except InvalidUpload:
             if attempts == 1:
                 raise

@@ -52,3 +52,7 @@ class ServerError(ClinifileError):
 
 class ProcessingTimeout(ClinifileError):
     """The attachment was registered but did not finish processing in time."""
+
+
+class UploadCancelled(ClinifileError):
+    """The caller's cancel event was set: the upload stopped and was not registered."""

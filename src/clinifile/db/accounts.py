@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from clinifile.db.models import Account, User
+from clinifile.db.types import rowcount
 
 
 def create(
@@ -60,7 +61,7 @@ def reserve(session: Session, account_id: int, nbytes: int) -> bool:
         .values(storage_used_bytes=Account.storage_used_bytes + nbytes)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def release(session: Session, account_id: int, nbytes: int) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from clinifile.db import listing
 from clinifile.db.models import Attachment
-from clinifile.db.types import utcnow
+from clinifile.db.types import rowcount, utcnow
 from clinifile.domain.queries import Filter, Sort, names_archived
 from clinifile.domain.states import AttachmentState
 
@@ -65,7 +65,7 @@ def release_leases(session: Session, owner: str) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)
+    return int(rowcount(result))
 
 
 def get(session: Session, account_id: int, attachment_id: int) -> Attachment | None:
@@ -155,7 +155,7 @@ def claim_next(session: Session, *, owner: str, lease_seconds: int) -> int | Non
         )
         .execution_options(synchronize_session=False)
     )
-    return attachment_id if result.rowcount == 1 else None
+    return attachment_id if rowcount(result) == 1 else None
 
 
 def _transition(session: Session, attachment_id: int, owner: str, **values: Any) -> bool:
@@ -169,7 +169,7 @@ def _transition(session: Session, attachment_id: int, owner: str, **values: Any)
         .values(updated_at=utcnow(), lease_owner=None, lease_expires_at=None, **values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def mark_completed(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:

@@ -17,28 +17,28 @@ def _escape_like(text: str) -> str:
 def condition(column: Any, f: Filter) -> ColumnElement[bool]:
     op, values = f.op, f.values
     if op == "?":
-        return column.is_not(None)  # type: ignore[no-any-return]
+        return column.is_not(None)
     if op == "!?":
-        return column.is_(None)  # type: ignore[no-any-return]
+        return column.is_(None)
     if op == "*":
         return and_(True)
     value = values[0]
     if op == "=":
-        return column.in_(values) if len(values) > 1 else column == value  # type: ignore[no-any-return]
+        return column.in_(values) if len(values) > 1 else column == value
     if op == "!=":
         return or_(column != value, column.is_(None))
     if op == ">=":
-        return column >= value  # type: ignore[no-any-return]
+        return column >= value
     if op == ">":
-        return column > value  # type: ignore[no-any-return]
+        return column > value
     if op == "<=":
-        return column <= value  # type: ignore[no-any-return]
+        return column <= value
     if op == "<":
-        return column < value  # type: ignore[no-any-return]
+        return column < value
     if op == "~":
-        return column.like(f"%{_escape_like(value)}%", escape="\\")  # type: ignore[no-any-return]
+        return column.like(f"%{_escape_like(value)}%", escape="\\")
     if op == "~~":
-        return column.like(value)  # type: ignore[no-any-return]
+        return column.like(value)
     raise AssertionError(f"unhandled operator {op}")
 
 

@@ -13,6 +13,11 @@ from sqlalchemy.types import TypeDecorator
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE matched (Session.execute is typed as returning a plain Result)."""
+    return int(result.rowcount)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from clinifile.db import accounts as accounts_db
 from clinifile.db import patients as patients_db
@@ -32,8 +33,8 @@ def create_account(
         return account.id
 
 
-def _account(session: object, account_id: int) -> Account:
-    account = accounts_db.get(session, account_id)  # type: ignore[arg-type]
+def _account(session: Session, account_id: int) -> Account:
+    account = accounts_db.get(session, account_id)
     if account is None:
         raise NotFound(f"account {account_id}")
     return account

@@ -11,9 +11,10 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItemPerMinute
-from limits.storage import Storage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class Decision:
 class RateLimiter:
     def __init__(self, storage_uri: str, per_minute: int, key_prefix: str = "clinifile") -> None:
         options = {"key_prefix": key_prefix} if storage_uri.startswith(("redis", "rediss")) else {}
-        self._storage: Storage = storage_from_string(storage_uri, **options)
+        self._storage: Any = storage_from_string(storage_uri, **options)
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._item = RateLimitItemPerMinute(per_minute)
 

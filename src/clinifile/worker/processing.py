@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import random
 
+from sqlalchemy.orm import Session
+
 from clinifile.db import accounts as accounts_db
 from clinifile.db import attachments as attachments_db
 from clinifile.db.models import Attachment
@@ -56,8 +58,8 @@ def _settle_reservation(runtime: Runtime, job: Attachment, owner: str, size: int
     job.reserved_bytes = size
 
 
-def _leased_in(session: object, attachment_id: int, owner: str) -> Attachment | None:
-    attachment = session.get(Attachment, attachment_id)  # type: ignore[attr-defined]
+def _leased_in(session: Session, attachment_id: int, owner: str) -> Attachment | None:
+    attachment = session.get(Attachment, attachment_id)
     if attachment is None or attachment.lease_owner != owner:
         return None
     return attachment
