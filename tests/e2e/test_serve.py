@@ -36,14 +36,17 @@ class Served:
         self.log = data_dir.parent / f"serve-{port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> str:
+    def start(self, *, default_data_dir: bool = False) -> str:
+        """default_data_dir: as the README runs it, from the folder, ./clinifile-data."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
+        where = [] if default_data_dir else ["--data-dir", str(self.data_dir)]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [*CLINIFILE, "serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+                [*CLINIFILE, "serve", *where, "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
+                cwd=self.data_dir.parent,
             )
         wait_for(self._ready, timeout=60, interval=0.1)
         return self.output()
@@ -91,7 +94,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl binary")
 def test_serve_prints_a_key_and_a_curl_example_that_works(served: Served, tmp_path: Path) -> None:
-    output = served.start()
+    output = served.start(default_data_dir=True)
     snippet = output[output.index("KEY='") : output.index("echo 'downloaded the same bytes'")]
     snippet += "echo 'downloaded the same bytes'\n"
     workdir = tmp_path / "curl"

@@ -152,7 +152,9 @@ class EmbeddedSeaweed:
     """One `weed mini` child process bound to 127.0.0.1."""
 
     def __init__(self, root: Path, *, binary: str | None = None, s3_port: int = 0) -> None:
-        self.root = root
+        # absolute: weed runs with cwd=root, and a relative data dir (the default) would
+        # otherwise be resolved twice
+        self.root = root.resolve()
         self.binary = find_weed_binary(binary)
         self.s3_port_wanted = s3_port
         self.process: subprocess.Popen[bytes] | None = None
