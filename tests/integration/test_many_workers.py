@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,7 +148,7 @@ def test_new_work_wakes_a_sleeping_worker_within_a_second(runtime: Runtime, tena
     pool = WorkerPool(other, concurrency=1)
     pool.start()
     try:
-        time.sleep(0.5)  # let the listener connect before the work arrives
+        assert pool.wakeup is not None and pool.wakeup.listening.wait(10)
         [attachment_id] = _put_uploads(runtime, tenant, 1)
         wait_for(lambda: _states(runtime, [attachment_id]) == {"completed": 1}, timeout=3)
     finally:

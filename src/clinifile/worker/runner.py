@@ -114,10 +114,10 @@ class WorkerPool:
         self.workers = [
             Worker(runtime, f"{base}-{i}", sweeper=(i == 0)) for i in range(concurrency)
         ]
-        self._wakeup: PostgresWakeup | None = None
+        self.wakeup: PostgresWakeup | None = None
 
     def start(self) -> None:
-        self._wakeup = start_wakeup(
+        self.wakeup = start_wakeup(
             self.runtime.settings.resolved_database_url(), self.runtime.work_available
         )
         for worker in self.workers:
@@ -133,5 +133,5 @@ class WorkerPool:
         for worker in self.workers:
             if not worker.join(max(0.0, deadline - time.monotonic())):
                 worker.release_leases()
-        if self._wakeup is not None:
-            self._wakeup.stop()
+        if self.wakeup is not None:
+            self.wakeup.stop()

@@ -28,6 +28,8 @@ class PostgresWakeup:
         self._conninfo = _conninfo(database_url)
         self._event = event
         self._stop = threading.Event()
+        # set while LISTEN is in place (for readiness checks and tests)
+        self.listening = threading.Event()
         self._thread = threading.Thread(target=self._run, name="clinifile-wakeup", daemon=True)
 
     def start(self) -> None:
@@ -42,11 +44,13 @@ class PostgresWakeup:
             try:
                 with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.listening.set()
                     log.debug("listening for new attachments")
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0):
                             self._event.set()
             except psycopg.Error as error:
+                self.listening.clear()
                 log.warning("wake-up listener lost its connection (%s); polling meanwhile", error)
                 self._stop.wait(2.0)
 
