@@ -6,12 +6,12 @@ Commands that create something print only its id (or key) on stdout, so
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
 
 from clinifile.cli.files import download_command, ls_command, upload_command
+from clinifile.cli.logs import configure_logging
 from clinifile.cli.serve import serve_command
 from clinifile.cli.settings import DataDirOption, load_settings, open_runtime
 from clinifile.cli.worker import worker_command
@@ -108,5 +108,5 @@ def patients_create(
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    logging.basicConfig(level=logging.INFO)
+    configure_logging("warning")
     app()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from clinifile.cli.logs import configure_logging
 from clinifile.cli.settings import DataDirOption, load_settings
 from clinifile.cli.snippet import curl_snippet
 
@@ -104,10 +105,7 @@ def serve_command(
     from clinifile.storage.seaweed import WeedNotFound
     from clinifile.worker.runner import WorkerPool
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(log_level)
     settings = load_settings(
         data_dir, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from clinifile.cli.logs import configure_logging
 from clinifile.cli.settings import DataDirOption, load_settings
 
 log = logging.getLogger("clinifile.worker")
@@ -31,9 +32,7 @@ def worker_command(
     from clinifile.storage.seaweed import embedded_store_of
     from clinifile.worker.runner import WorkerPool
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level)
     settings = load_settings(data_dir)
     if settings.s3_endpoint_url is None and not all(r.endpoint_url for r in settings.regions):
         found = embedded_store_of(settings.data_dir / "seaweedfs")

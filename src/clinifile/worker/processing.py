@@ -34,10 +34,7 @@ def backoff_seconds(runtime: Runtime, attempts: int) -> float:
 
 def _leased(runtime: Runtime, attachment_id: int, owner: str) -> Attachment | None:
     with runtime.sessions() as session:
-        attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.state != AttachmentState.PROCESSING:
-        return None
-    return attachment if attachment.lease_owner == owner else None
+        return _leased_in(session, attachment_id, owner)
 
 
 def _settle_reservation(runtime: Runtime, job: Attachment, owner: str, size: int) -> None:
@@ -59,10 +56,11 @@ def _settle_reservation(runtime: Runtime, job: Attachment, owner: str, size: int
 
 
 def _leased_in(session: Session, attachment_id: int, owner: str) -> Attachment | None:
+    """The attachment if owner still holds its lease, else None."""
     attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.lease_owner != owner:
+    if attachment is None or attachment.state != AttachmentState.PROCESSING:
         return None
-    return attachment
+    return attachment if attachment.lease_owner == owner else None
 
 
 def process(runtime: Runtime, attachment_id: int, owner: str) -> None:
@@ -121,8 +119,8 @@ def _retry_or_fail(runtime: Runtime, job: Attachment, owner: str, reason: str, b
 def _fail(runtime: Runtime, job: Attachment, owner: str, reason: str) -> None:
     log.error("attachment %s failed: %s", job.id, reason)
     with runtime.transaction() as session:
-        current = session.get(Attachment, job.id)
-        if current is None or current.lease_owner != owner:
+        current = _leased_in(session, job.id, owner)
+        if current is None:
             return
         released = current.reserved_bytes
         if attachments_db.mark_failed(session, job.id, owner, reason=reason):

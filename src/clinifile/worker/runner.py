@@ -94,12 +94,6 @@ class Worker:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        self.request_stop()
-        self.runtime.work_available.set()
-        if not self.join(timeout):
-            self.release_leases()
-
     def release_leases(self) -> None:
         with self.runtime.transaction() as session:
             released = attachments_db.release_leases(session, self.owner)
