@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -161,16 +160,14 @@ class AsyncClient:
 
             outcome = rules.s3_outcome(await self._retrying(send))
             if outcome == "ok":
-                return post["url"] + post["fields"]["key"].replace("${filename}", name)
+                return rules.upload_url(post, name)
         raise InvalidUpload("the presigned post kept expiring; check the clocks", {})
 
     async def _register(
         self, patient_id: int | str, upload_url: str, description: str | None
     ) -> dict[str, Any]:
-        body = {"patient_id": str(patient_id), "upload_url": upload_url}
-        if description is not None:
-            body["description"] = description
-        since = datetime.now(UTC) - timedelta(seconds=2)
+        body = rules.register_body(patient_id, upload_url, description)
+        since = rules.created_since_now()
         attempts = 0
 
         async def create() -> httpx.Response:
@@ -183,8 +180,8 @@ class AsyncClient:
         except InvalidUpload:
             if attempts == 1:
                 raise
-            where: Mapping[str, Any] = {"created_at": ">=" + since.strftime("%Y-%m-%dT%H:%M:%SZ")}
-            async for record in self.attachments(patient_id, sort="id:desc", **where):
+            # an earlier attempt reached the server: the upload is registered already
+            async for record in self.attachments(patient_id, sort="id:desc", **since):
                 if record.get("description") == description:
                     return record
             raise

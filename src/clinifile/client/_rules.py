@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import httpx
@@ -196,3 +197,22 @@ def s3_outcome(response: httpx.Response) -> str:
         f"the object store refused the upload ({response.status_code}): {text[:200]}",
         status=response.status_code,
     )
+
+
+def upload_url(post: Mapping[str, Any], name: str) -> str:
+    """Step 3's upload_url: the presigned post's URL plus the key the store gave the file."""
+    return str(post["url"]) + str(post["fields"]["key"]).replace("${filename}", name)
+
+
+def register_body(patient_id: int | str, url: str, description: str | None) -> dict[str, str]:
+    body = {"patient_id": str(patient_id), "upload_url": url}
+    if description is not None:
+        body["description"] = description
+    return body
+
+
+def created_since_now() -> dict[str, Any]:
+    """A filter for records created from (a little before) now: finds a registration whose
+    answer was lost, when a retried create is refused as already used."""
+    since = datetime.now(UTC) - timedelta(seconds=2)
+    return {"created_at": ">=" + since.strftime("%Y-%m-%dT%H:%M:%SZ")}

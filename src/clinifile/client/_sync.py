@@ -6,7 +6,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
@@ -211,16 +210,14 @@ class Client:
 
             outcome = rules.s3_outcome(self._retrying(send))
             if outcome == "ok":
-                return post["url"] + post["fields"]["key"].replace("${filename}", name)
+                return rules.upload_url(post, name)
         raise InvalidUpload("the presigned post kept expiring; check the clocks", {})
 
     def _register(
         self, patient_id: int | str, upload_url: str, description: str | None
     ) -> dict[str, Any]:
-        body = {"patient_id": str(patient_id), "upload_url": upload_url}
-        if description is not None:
-            body["description"] = description
-        sent_at = datetime.now(UTC) - timedelta(seconds=2)
+        body = rules.register_body(patient_id, upload_url, description)
+        since = rules.created_since_now()
         attempts = 0
 
         def create() -> httpx.Response:
@@ -234,13 +231,12 @@ class Client:
             if attempts == 1:
                 raise
             # an earlier attempt reached the server: the upload is registered already
-            return self._find_registered(patient_id, description, sent_at)
+            return self._find_registered(patient_id, description, since)
 
     def _find_registered(
-        self, patient_id: int | str, description: str | None, since: datetime
+        self, patient_id: int | str, description: str | None, since: dict[str, Any]
     ) -> dict[str, Any]:
-        where: dict[str, Any] = {"created_at": ">=" + since.strftime("%Y-%m-%dT%H:%M:%SZ")}
-        for record in self.attachments(patient_id, sort="id:desc", **where):
+        for record in self.attachments(patient_id, sort="id:desc", **since):
             if record.get("description") == description:
                 return record
         raise InvalidUpload("the upload was registered by an earlier attempt but is not found", {})
