@@ -30,10 +30,10 @@ import psycopg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from bench._support import runtime_on
 from clinifile.config import Settings
-from clinifile.db.migrate import upgrade
 from clinifile.db.models import Attachment
-from clinifile.runtime import Runtime, build_runtime, ensure_buckets
+from clinifile.runtime import Runtime
 from clinifile.services import accounts, attachments
 from clinifile.services.keys import authenticate
 from clinifile.services.keys_layout import temp_prefix
@@ -179,19 +179,8 @@ def main() -> None:
                 conn.execute(f'CREATE DATABASE "{name}"')
             url = admin.set(database=name).render_as_string(hide_password=False)
         try:
-            assert weed.credentials is not None
-            settings = Settings(
-                data_dir=root / "data",
-                database_url=url,
-                secret_key=uuid.uuid4().hex,
-                s3_endpoint_url=weed.endpoint_url,
-                s3_access_key_id=weed.credentials.access_key_id,
-                s3_secret_access_key=weed.credentials.secret_access_key,
-            )
-            settings.data_dir.mkdir()
-            upgrade(settings.resolved_database_url())
-            runtime = build_runtime(settings)
-            ensure_buckets(runtime)
+            runtime = runtime_on(weed, root / "data", database_url=url, secret_key=uuid.uuid4().hex)
+            settings = runtime.settings
             clinic = Clinic(runtime)
             results = [measure(clinic, settings, int(n), args) for n in args.workers.split(",")]
             runtime.close()

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import httpx
 
+from bench._support import runtime_on
 from clinifile.config import Settings
-from clinifile.db.migrate import upgrade
-from clinifile.runtime import build_runtime, ensure_buckets
 from clinifile.services import accounts
 from clinifile.storage.seaweed import EmbeddedSeaweed
 
 CHILD = """
 import json, os, re, sys
+from bench._support import runtime_on
 from clinifile.config import Settings
 from clinifile.runtime import build_runtime
 from clinifile.worker.runner import Worker
@@ -60,17 +60,8 @@ def main() -> None:
         weed = EmbeddedSeaweed(root / "weed")
         weed.start()
         try:
-            assert weed.credentials is not None
-            settings = Settings(
-                data_dir=root / "data",
-                s3_endpoint_url=weed.endpoint_url,
-                s3_access_key_id=weed.credentials.access_key_id,
-                s3_secret_access_key=weed.credentials.secret_access_key,
-            )
-            settings.data_dir.mkdir()
-            upgrade(settings.resolved_database_url())
-            runtime = build_runtime(settings)
-            ensure_buckets(runtime)
+            runtime = runtime_on(weed, root / "data")
+            settings = runtime.settings
             account_id = accounts.create_account(runtime, name="B", region="au1", plan="paid")
             key = accounts.create_api_key(runtime, account_id)
             patient_id = accounts.create_patient(
