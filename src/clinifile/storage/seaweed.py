@@ -231,13 +231,31 @@ class EmbeddedSeaweed:
                     f"SeaweedFS exited with {self.process.returncode}; see {self.root}/weed.log"
                 )
             try:
-                # an unsigned request answers 403 once the S3 gateway is up
+                # an unsigned request answers 403 once the S3 gateway is up; reads work only
+                # once the volume server has reported every volume it has on disk
                 httpx.get(self.endpoint_url + "/", timeout=1.0)
-                return
+                if self._volumes_reported():
+                    return
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"SeaweedFS S3 did not answer within {timeout:.0f}s")
+
+    def _volumes_reported(self) -> bool:
+        """True when the master knows a volume server holding every volume file on disk
+        (after a restart, S3 answers before the volumes are loaded: reads would fail)."""
+        on_disk = sum(1 for _ in (self.root / "data").rglob("*.dat"))
+        status = httpx.get(
+            f"http://127.0.0.1:{self.ports['master.port']}/dir/status", timeout=1.0
+        ).json()
+        nodes = [
+            node
+            for dc in status.get("Topology", {}).get("DataCenters") or []
+            for rack in dc.get("Racks") or []
+            for node in rack.get("DataNodes") or []
+        ]
+        return bool(nodes) and sum(int(n.get("Volumes", 0)) for n in nodes) >= on_disk
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is None or self.process.poll() is not None:
