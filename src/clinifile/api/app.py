@@ -15,7 +15,7 @@ from clinifile import __version__
 from clinifile.api import errors
 from clinifile.api.deps import require_user_agent
 from clinifile.api.middleware import BodySizeLimit, ForwardedHeaders, SafeHeaders
-from clinifile.api.routes import attachments, patients
+from clinifile.api.routes import attachments, audit_events, patients
 from clinifile.errors import StorageError
 from clinifile.runtime import Runtime
 
@@ -29,7 +29,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for router in (patients.router, attachments.router):
+    for router in (patients.router, attachments.router, audit_events.router):
         app.include_router(router, dependencies=[Depends(require_user_agent)])
 
     # outermost last: headers on every answer, then proxies, then the body cap

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -44,7 +45,11 @@ def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runt
     decision = runtime.limiter.hit(principal.key.key_hash)
     if not decision.allowed:
         raise RateLimited(decision.limit, decision.reset_at, decision.retry_after)
-    return principal
+    return dataclasses.replace(
+        principal,
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
 
 
 def parse_id(value: str, what: str = "record") -> int:

@@ -7,6 +7,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_ADDRESS = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
@@ -18,8 +19,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class ForwardedHeaders:
-    """Honours X-Forwarded-Proto and X-Forwarded-Host from trusted proxies only, so the
-    links in records name the URL the client called."""
+    """Honours X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-For from trusted proxies
+    only, so links name the URL the client called and the audit trail the client's address
+    (the nearest hop that is not a trusted proxy, as uvicorn picks it)."""
 
     def __init__(self, app: ASGIApp, trusted: str | None) -> None:
         self.app = app
@@ -40,7 +42,18 @@ class ForwardedHeaders:
             if host and _HOST.match(host):
                 headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
                 scope["headers"] = [*headers, (b"host", host.encode("latin-1"))]
+            client = self._client_address(_header(scope, b"x-forwarded-for") or "")
+            if client:
+                scope["client"] = (client, 0)
         await self.app(scope, receive, send)
+
+    def _client_address(self, forwarded_for: str) -> str | None:
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self.trust_all and hop in self.trusted:
+                continue
+            return hop if _ADDRESS.match(hop) else None
+        return hops[0] if hops and _ADDRESS.match(hops[0]) else None
 
 
 class BodyTooLarge(Exception):

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
-from clinifile.db.models import Attachment, Patient
+from clinifile.db.models import Attachment, AuditEvent, Patient
 from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState
 
@@ -36,6 +36,7 @@ def attachment(request: Request, record: Attachment) -> dict[str, Any]:
         "description": record.description,
         "filename": record.filename if completed else None,
         "size": record.size if completed else None,
+        "checksum_sha256": record.checksum_sha256 if completed else None,
         "processing_completed": completed,
         "processed_at": iso(record.processed_at) if completed else None,
         "archived_at": iso(record.archived_at),
@@ -62,6 +63,23 @@ def patient(request: Request, record: Patient) -> dict[str, Any]:
         "archived_at": iso(record.archived_at),
         "patient_attachments": _link(f"{self_url}/patient_attachments"),
         "links": {"self": self_url},
+    }
+
+
+def audit_event(request: Request, record: AuditEvent) -> dict[str, Any]:
+    base = base_url(request)
+    attachment_url = f"{base}/v1/patient_attachments/{record.attachment_id}"
+    return {
+        "id": str(record.id),
+        "action": record.action,
+        "created_at": iso(record.created_at),
+        "ip_address": record.ip_address,
+        "user_agent": record.user_agent,
+        "api_key_id": str(record.api_key_id) if record.api_key_id else None,
+        "patient_attachment": _link(attachment_url) if record.attachment_id else None,
+        "patient": _link(f"{base}/v1/patients/{record.patient_id}") if record.patient_id else None,
+        "user": _link(f"{base}/v1/users/{record.user_id}") if record.user_id else None,
+        "links": {"self": f"{base}/v1/audit_events/{record.id}"},
     }
 
 

@@ -21,6 +21,9 @@ class AttachmentRecord(BaseModel):
     description: str | None
     filename: str | None
     size: int | None
+    checksum_sha256: str | None = Field(
+        description="clinifile addition: hex SHA-256 of the stored bytes; null until processed"
+    )
     processing_completed: bool
     processed_at: str | None
     archived_at: str | None
@@ -45,6 +48,22 @@ class PatientRecord(BaseModel):
     links: Links
 
 
+class AuditEventRecord(BaseModel):
+    id: str = Field(pattern=r"^[0-9]+$")
+    action: str = Field(
+        description="patient_attachment.create, .update, .archive or .download",
+        examples=["patient_attachment.download"],
+    )
+    created_at: str
+    ip_address: str | None = Field(description="the caller's address (trusted proxies honoured)")
+    user_agent: str | None
+    api_key_id: str | None = Field(description="which of the account's keys was used")
+    patient_attachment: Linked | None
+    patient: Linked | None
+    user: Linked | None
+    links: Links
+
+
 class ListLinks(BaseModel):
     self: str
     next: str | None = Field(None, description="absent on the last page")
@@ -53,6 +72,12 @@ class ListLinks(BaseModel):
 
 class AttachmentList(BaseModel):
     patient_attachments: list[AttachmentRecord]
+    total_entries: int
+    links: ListLinks
+
+
+class AuditEventList(BaseModel):
+    audit_events: list[AuditEventRecord]
     total_entries: int
     links: ListLinks
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from clinifile.api.errors import BadRequest
 from clinifile.domain.queries import (
     ATTACHMENT_FIELDS,
+    AUDIT_EVENT_FIELDS,
     ONE_PATIENTS_ATTACHMENT_FIELDS,
     PATIENT_FIELDS,
     BadQuery,
@@ -119,3 +120,4 @@ OnePatientsAttachmentListQuery = Annotated[
     ListQuery, Depends(_list_query(ONE_PATIENTS_ATTACHMENT_FIELDS))
 ]
 PatientListQuery = Annotated[ListQuery, Depends(_list_query(PATIENT_FIELDS))]
+AuditEventListQuery = Annotated[ListQuery, Depends(_list_query(AUDIT_EVENT_FIELDS))]

@@ -84,6 +84,7 @@ COLUMNS: dict[str, Any] = {
     "description": Attachment.description,
     "filename": Attachment.filename,
     "size": Attachment.size,
+    "checksum_sha256": Attachment.checksum_sha256,
     "processing_completed": Attachment.state == AttachmentState.COMPLETED,
     "created_at": Attachment.created_at,
     "updated_at": Attachment.updated_at,

@@ -97,6 +97,8 @@ class Attachment(Base):
     filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
     size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # hex SHA-256 of the stored bytes, computed by the worker as it reads the upload
+    checksum_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # bytes counted against the account's storage for this attachment
     reserved_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -111,3 +113,26 @@ class Attachment(Base):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what to which attachment, when, from where. Append-only: the database
+    refuses UPDATE and DELETE on this table (triggers in migration 0002)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_account_id", "account_id", "id"),
+        Index("ix_audit_events_account_attachment", "account_id", "attachment_id"),
+        Index("ix_audit_events_account_created", "account_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    patient_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    attachment_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

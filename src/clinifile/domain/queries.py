@@ -169,6 +169,7 @@ ATTACHMENT_FIELDS: dict[str, FieldType] = {
     "description": FieldType.STRING,
     "filename": FieldType.STRING,
     "size": FieldType.NUMBER,
+    "checksum_sha256": FieldType.STRING,
     "processing_completed": FieldType.BOOLEAN,
     "created_at": FieldType.TIME,
     "updated_at": FieldType.TIME,
@@ -188,6 +189,17 @@ PATIENT_FIELDS: dict[str, FieldType] = {
     "created_at": FieldType.TIME,
     "updated_at": FieldType.TIME,
     "archived_at": FieldType.TIME,
+}
+
+AUDIT_EVENT_FIELDS: dict[str, FieldType] = {
+    "id": FieldType.ID,
+    "action": FieldType.STRING,
+    "api_key_id": FieldType.ID,
+    "user_id": FieldType.ID,
+    "patient_id": FieldType.ID,
+    "attachment_id": FieldType.ID,
+    "ip_address": FieldType.STRING,
+    "created_at": FieldType.TIME,
 }
 
 

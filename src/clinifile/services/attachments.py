@@ -15,6 +15,8 @@ from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState
 from clinifile.errors import NotFound, ProcessingNotComplete, ValidationFailed
 from clinifile.runtime import Runtime
+from clinifile.services import audit
+from clinifile.services.audit import Action
 from clinifile.services.filenames import content_disposition
 from clinifile.services.keys import Principal
 from clinifile.services.uploads import InvalidUploadUrl, storage_limit_error, upload_key
@@ -80,6 +82,7 @@ def create(
                 temp_key=info.key,
                 reserved_bytes=info.size,
             )
+            audit.record(session, principal, Action.CREATE, attachment)
             attachments_db.notify_new_work(session)
     except IntegrityError as error:
         # the unique temp_key: this upload already backs an attachment
@@ -122,6 +125,7 @@ def update_description(
         if attachment is None:
             raise NotFound("patient attachment")
         attachments_db.update_fields(session, attachment, description=description)
+        audit.record(session, principal, Action.UPDATE, attachment)
         return attachment
 
 
@@ -133,16 +137,21 @@ def archive(runtime: Runtime, principal: Principal, attachment_id: int) -> None:
             raise NotFound("patient attachment")
         if attachment.archived_at is None:
             attachments_db.update_fields(session, attachment, archived_at=utcnow())
+        audit.record(session, principal, Action.ARCHIVE, attachment)
 
 
 def content_url(runtime: Runtime, principal: Principal, attachment_id: int) -> str:
-    """A short-lived presigned GET of the processed file."""
-    attachment = get(runtime, principal, attachment_id)
-    if attachment.state != AttachmentState.COMPLETED or attachment.permanent_key is None:
-        raise ProcessingNotComplete(
-            f"patient attachment {attachment_id} is still being processed; "
-            "retry when processing_completed is true"
-        )
+    """A short-lived presigned GET of the processed file; the download is audited first."""
+    with runtime.transaction() as session:
+        attachment = attachments_db.get(session, principal.account_id, attachment_id)
+        if attachment is None:
+            raise NotFound("patient attachment")
+        if attachment.state != AttachmentState.COMPLETED or attachment.permanent_key is None:
+            raise ProcessingNotComplete(
+                f"patient attachment {attachment_id} is still being processed; "
+                "retry when processing_completed is true"
+            )
+        audit.record(session, principal, Action.DOWNLOAD, attachment)
     return runtime.store(attachment.region).presign_get(
         attachment.permanent_key,
         content_disposition=content_disposition(attachment.filename or "file"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,10 +21,12 @@ _SHARD_SUFFIX = re.compile(r"-([a-z]+[0-9]+)$")
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's account and user."""
+    """Who is calling: the key's account and user, and from where (for the audit trail)."""
 
     account: Account
     key: ApiKey
+    ip_address: str | None = None
+    user_agent: str | None = None
 
     @property
     def account_id(self) -> int:
@@ -58,7 +61,8 @@ def create_key(session: Session, account: Account) -> str:
 def authenticate(session: Session, settings: Settings, raw_key: str) -> Principal:
     """The principal of a key; AuthenticationFailed with a message a caller can act on.
 
-    Lookup is by the key's hash, so no comparison of secrets happens in Python.
+    Lookup is by the key's SHA-256 (an index finds it without comparing secrets), and the
+    found hash is compared again in constant time.
     """
     if not raw_key:
         raise AuthenticationFailed(
@@ -72,7 +76,10 @@ def authenticate(session: Session, settings: Settings, raw_key: str) -> Principa
             f"This API key belongs to shard '{shard}', which this server does not serve "
             f"(it serves {', '.join(served)}); use the server of that shard"
         )
-    key = keys_db.find_active(session, hash_key(raw_key))
+    presented = hash_key(raw_key)
+    key = keys_db.find_active(session, presented)
+    if key is not None and not hmac.compare_digest(key.key_hash, presented):
+        key = None
     account = accounts_db.get(session, key.account_id) if key else None
     if key is None or account is None:
         raise AuthenticationFailed("Invalid API key: it is unknown or has been revoked")

@@ -40,8 +40,10 @@ class ObjectStore(Protocol):
     def head(self, key: str) -> ObjectInfo | None:
         """The object's size and ETag, or None when it does not exist."""
 
-    def read_range(self, key: str, start: int, length: int) -> bytes:
-        """At most length bytes from start (fewer at the end). ObjectNotFound if missing."""
+    def iter_chunks(self, key: str, *, if_match: str, chunk_size: int) -> Iterator[bytes]:
+        """The object's bytes in order, chunk_size at a time, streamed (never all in memory),
+        only if it still has ETag if_match (else PreconditionFailed). ObjectNotFound if
+        missing."""
 
     def copy(
         self,

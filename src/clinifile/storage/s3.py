@@ -111,12 +111,14 @@ class S3Store:
             content_type=response.get("ContentType"),
         )
 
-    def read_range(self, key: str, start: int, length: int) -> bytes:
+    def iter_chunks(self, key: str, *, if_match: str, chunk_size: int) -> Iterator[bytes]:
         try:
-            response = self._client.get_object(
-                Bucket=self.bucket, Key=key, Range=f"bytes={start}-{start + length - 1}"
-            )
-            return response["Body"].read(length)
+            response = self._client.get_object(Bucket=self.bucket, Key=key, IfMatch=f'"{if_match}"')
+            body = response["Body"]
+            try:
+                yield from body.iter_chunks(chunk_size)
+            finally:
+                body.close()
         except Exception as error:
             raise _translate(error, key) from error
 

@@ -95,6 +95,7 @@ def process(runtime: Runtime, attachment_id: int, owner: str) -> None:
             filename=filename,
             content_type=source.content_type,
             size=stored.size,
+            checksum_sha256=source.sha256,
             permanent_key=final_key,
             processed_at=utcnow(),
         )

@@ -1,21 +1,25 @@
 """Moving one upload to its permanent key: the storage half of processing.
 
-Each step is safe to repeat after a crash at any point:
-  temp present, permanent absent or different  → sniff, copy (if-match the temp ETag), verify
-  temp present, permanent already the same     → skip the copy
+The worker reads the upload once, streamed: the first bytes tell its type, every byte goes
+into its SHA-256. Each step is safe to repeat after a crash at any point:
+  temp present, permanent absent or different  → read, copy (if-match the temp ETag), verify
+  temp present, permanent already the same     → verify it, skip the copy
   temp absent, permanent present               → an earlier run copied, verified and deleted
   both absent                                  → the upload is missing
-The temp object is deleted only after the permanent copy is verified.
+The temp object is deleted only after the permanent copy's SHA-256 equals the upload's.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from clinifile.errors import ObjectNotFound, StorageError
 from clinifile.services.filenames import content_disposition
 from clinifile.services.sniffing import detect_content_type
 from clinifile.storage.base import ObjectInfo, ObjectStore
+
+CHUNK_BYTES = 1024 * 1024
 
 
 class UploadMissing(ObjectNotFound):
@@ -27,42 +31,70 @@ class CopyMismatch(StorageError):
 
 
 @dataclass(frozen=True)
+class Digest:
+    """What one streamed read of an object found."""
+
+    sha256: str
+    head: bytes
+
+
+@dataclass(frozen=True)
 class Source:
-    """What the job will keep: the object, its detected type, where it is now."""
+    """What the job will keep: the object, its detected type and checksum, where it is."""
 
     info: ObjectInfo
     content_type: str
+    sha256: str
     already_promoted: bool
 
 
-def _same_object(a: ObjectInfo, b: ObjectInfo) -> bool:
-    if a.size != b.size:
-        return False
-    # a multipart ETag ("...-N") is not an MD5 and may differ after a copy
-    return "-" in a.etag or "-" in b.etag or a.etag == b.etag
+def read_digest(store: ObjectStore, info: ObjectInfo, head_bytes: int) -> Digest:
+    """SHA-256 of the whole object and its first head_bytes, in one streamed pass of the
+    version with this ETag; StorageError if the store sends other than info.size bytes."""
+    hasher = hashlib.sha256()
+    head = bytearray()
+    size = 0
+    for chunk in store.iter_chunks(info.key, if_match=info.etag, chunk_size=CHUNK_BYTES):
+        hasher.update(chunk)
+        size += len(chunk)
+        if len(head) < head_bytes:
+            head += chunk[: head_bytes - len(head)]
+    if size != info.size:
+        raise StorageError(f"read {size} bytes of {info.key!r}, expected {info.size}")
+    return Digest(sha256=hasher.hexdigest(), head=bytes(head))
 
 
 def inspect(
     store: ObjectStore, temp_key: str, permanent_key: str, filename: str, sniff_bytes: int
 ) -> Source:
-    """Finds the bytes to keep and detects their type from a ranged GET of the head."""
+    """Finds the bytes to keep, detects their type and computes their SHA-256."""
     temp = store.head(temp_key)
-    if temp is None:
-        permanent = store.head(permanent_key)
-        if permanent is None:
-            raise UploadMissing(f"uploaded object {temp_key!r} does not exist")
-        head = store.read_range(permanent_key, 0, sniff_bytes)
-        return Source(permanent, detect_content_type(head, filename), already_promoted=True)
-    head = store.read_range(temp_key, 0, sniff_bytes)
-    return Source(temp, detect_content_type(head, filename), already_promoted=False)
+    found = temp or store.head(permanent_key)
+    if found is None:
+        raise UploadMissing(f"uploaded object {temp_key!r} does not exist")
+    digest = read_digest(store, found, sniff_bytes)
+    return Source(
+        info=found,
+        content_type=detect_content_type(digest.head, filename),
+        sha256=digest.sha256,
+        already_promoted=temp is None,
+    )
+
+
+def _holds(store: ObjectStore, info: ObjectInfo, source: Source) -> bool:
+    """Whether info is a complete copy of the source: same size and same SHA-256."""
+    if info.size != source.info.size:
+        return False
+    return read_digest(store, info, 0).sha256 == source.sha256
 
 
 def promote(store: ObjectStore, source: Source, permanent_key: str, filename: str) -> ObjectInfo:
-    """Copies the source to permanent_key server-side, verifies it, deletes the temp."""
+    """Copies the source to permanent_key server-side, checks the copy's SHA-256 against the
+    upload's, then deletes the temp object."""
     if source.already_promoted:
         return source.info
     existing = store.head(permanent_key)
-    if existing is None or not _same_object(existing, source.info):
+    if existing is None or not _holds(store, existing, source):
         store.copy(
             source.info.key,
             permanent_key,
@@ -71,7 +103,7 @@ def promote(store: ObjectStore, source: Source, permanent_key: str, filename: st
             content_disposition=content_disposition(filename),
         )
         existing = store.head(permanent_key)
-        if existing is None or not _same_object(existing, source.info):
+        if existing is None or not _holds(store, existing, source):
             raise CopyMismatch(
                 f"copy of {source.info.key!r} to {permanent_key!r} does not match its source"
             )

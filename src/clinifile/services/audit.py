@@ -1,0 +1,59 @@
+"""The audit trail: who (key and user) did what (action) to which attachment and patient,
+when, and from which address. Events are written in the transaction of the change they
+record, so a change without its event cannot be committed."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from clinifile.db import audit as audit_db
+from clinifile.db.models import Attachment, AuditEvent
+from clinifile.domain.queries import ListQuery
+from clinifile.errors import NotFound
+from clinifile.runtime import Runtime
+from clinifile.services.keys import Principal
+
+USER_AGENT_MAX = 255
+
+
+class Action(StrEnum):
+    CREATE = "patient_attachment.create"
+    UPDATE = "patient_attachment.update"
+    ARCHIVE = "patient_attachment.archive"
+    DOWNLOAD = "patient_attachment.download"
+
+
+def record(session: Session, principal: Principal, action: Action, attachment: Attachment) -> None:
+    audit_db.append(
+        session,
+        account_id=principal.account_id,
+        action=action.value,
+        api_key_id=principal.key.id,
+        user_id=principal.user_id,
+        patient_id=attachment.patient_id,
+        attachment_id=attachment.id,
+        ip_address=principal.ip_address,
+        user_agent=(principal.user_agent or "")[:USER_AGENT_MAX] or None,
+    )
+
+
+def get(runtime: Runtime, principal: Principal, event_id: int) -> AuditEvent:
+    with runtime.sessions() as session:
+        event = audit_db.get(session, principal.account_id, event_id)
+    if event is None:
+        raise NotFound("audit event")
+    return event
+
+
+def page(runtime: Runtime, principal: Principal, query: ListQuery) -> tuple[list[AuditEvent], int]:
+    with runtime.sessions() as session:
+        return audit_db.page(
+            session,
+            principal.account_id,
+            filters=query.filters,
+            sorts=query.sorts,
+            offset=query.offset,
+            limit=query.per_page,
+        )
