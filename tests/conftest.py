@@ -18,13 +18,55 @@ from clinifile.config import Region, Settings
 from clinifile.db.migrate import upgrade
 from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.storage.seaweed import EmbeddedSeaweed
+from tests import log_scan
 from tests.factories import Api, Tenant, make_tenant
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    log_scan.capture_this_process()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The controller (or a run without xdist) scans every log line of the run."""
+    if hasattr(session.config, "workerinput"):
+        return
+    report = log_scan.scan(log_scan.log_dir())
+    session.config.stash[LOG_REPORT] = report
+    if report.findings:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    report = config.stash.get(LOG_REPORT, None)
+    if report is None:
+        return
+    terminalreporter.write_line(
+        f"log scan: {report.lines} log lines from {report.files} processes, "
+        f"{len(report.findings)} with a key, signature or credential "
+        f"(logs in {log_scan.log_dir()})"
+    )
+    for finding in report.findings[:50]:
+        terminalreporter.write_line(f"  SECRET IN LOG: {finding}", red=True)
+
+
+LOG_REPORT = pytest.StashKey[log_scan.ScanReport]()
+
+
+@pytest.fixture(autouse=True)
+def _log_everything() -> None:
+    """A command run in-process may have raised the log level; every test logs at DEBUG."""
+    log_scan.everything_at_debug()
 
 
 @pytest.fixture(scope="session")
 def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSeaweed]:
     store = EmbeddedSeaweed(tmp_path_factory.mktemp("seaweedfs"))
     store.start()
+    assert store.credentials is not None
+    log_scan.remember_secret(store.credentials.secret_access_key)
     yield store
     store.stop()
 

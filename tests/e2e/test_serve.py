@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import log_scan
 from tests.factories import wait_for
 
 CLINIFILE = [sys.executable, "-m", "clinifile.cli"]
@@ -42,7 +43,7 @@ class Served:
         where = [] if default_data_dir else ["--data-dir", str(self.data_dir)]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [*CLINIFILE, "serve", *where, "--port", str(self.port)],
+                [*CLINIFILE, "serve", *where, "--port", str(self.port), "--log-level", "debug"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -90,6 +91,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
     if server.process and server.process.poll() is None:
         server.process.kill()
         server.process.wait()
+    if server.log.exists():
+        log_scan.keep_log_records(server.output(), f"serve-{server.port}")
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl binary")

@@ -46,7 +46,7 @@ err = Console(stderr=True)
 
 
 @contextmanager
-def _exit_on_error() -> Iterator[None]:
+def exit_on_error() -> Iterator[None]:
     """Client errors as a message and an exit code (3: authentication, 1: the rest)."""
     try:
         yield
@@ -162,7 +162,7 @@ def download_command(
     ] = None,
 ) -> None:
     """Downloads an attachment's file."""
-    with Client(api_key, base_url) as client, _exit_on_error():
+    with Client(api_key, base_url) as client, exit_on_error():
         record = client.attachment(attachment_id)
         target = output or Path(record.get("filename") or f"attachment-{attachment_id}")
         written = client.download(attachment_id, target)
@@ -183,7 +183,7 @@ def ls_command(
 ) -> None:
     """Lists attachments as a table."""
     rows: list[dict[str, Any]] = []
-    with Client(api_key, base_url) as client, _exit_on_error():
+    with Client(api_key, base_url) as client, exit_on_error():
         for record in client.attachments(patient, sort=sort, filters=filters or []):
             rows.append(record)
             if len(rows) >= limit:

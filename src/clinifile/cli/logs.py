@@ -1,16 +1,37 @@
-"""Logging for every command, set up once."""
+"""Logging for every command, set up once, with secrets kept out of every line.
+
+Never logged: API keys, presigned-URL signatures and credentials, Authorization headers,
+file contents. Libraries that log request URLs or signing steps (httpx at INFO, botocore
+at DEBUG) are held at WARNING, and a filter redacts anything that still looks secret.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from clinifile.redaction import RedactSecrets, protect_library_loggers
 
-def configure_logging(level: str = "info") -> None:
-    """Timestamps and logger names; httpx is kept to warnings, because at INFO it logs
-    request URLs, and presigned URLs carry signatures (never logged)."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# these log presigned URLs (httpx, urllib3), canonical requests and signatures (botocore),
+# or SQL with its parameters: patients' names (sqlalchemy, when the root logger is at INFO)
+QUIET_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "s3transfer", "urllib3", "sqlalchemy")
+
+_HANDLER_MARK = "_clinifile_handler"
+
+
+def configure_logging(level: str = "info", handler: logging.Handler | None = None) -> None:
+    """Timestamps and logger names on stderr (or handler); replaces an earlier clinifile
+    handler but leaves other handlers (a test runner's) in place."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+    handler = handler or logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(RedactSecrets())
+    setattr(handler, _HANDLER_MARK, True)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    protect_library_loggers()

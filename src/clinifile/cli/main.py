@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from clinifile.cli.audit import audit_command
 from clinifile.cli.files import download_command, ls_command, upload_command
 from clinifile.cli.logs import configure_logging
 from clinifile.cli.serve import serve_command
@@ -28,6 +29,7 @@ app.command("worker")(worker_command)
 app.command("upload")(upload_command)
 app.command("download")(download_command)
 app.command("ls")(ls_command)
+app.command("audit")(audit_command)
 
 
 def _fail(message: str) -> typer.Exit:

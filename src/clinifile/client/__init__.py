@@ -20,6 +20,7 @@ from clinifile.client.errors import (
     UploadCancelled,
     ValidationFailed,
 )
+from clinifile.redaction import protect_library_loggers
 
 __all__ = [
     "AsyncClient",
@@ -38,3 +39,7 @@ __all__ = [
     "base_url_for_key",
     "q_filter",
 ]
+
+# httpx logs every request URL at INFO; the client follows presigned URLs, whose signatures
+# must not reach an application's logs
+protect_library_loggers()

@@ -98,10 +98,22 @@ class AsyncClient:
         path = (
             f"/patients/{patient_id}/patient_attachments" if patient_id else "/patient_attachments"
         )
-        params = rules.query_params(where, sort=sort, per_page=per_page)
-        body = await self._get(path, params=params)
+        async for record in self._paginate(path, "patient_attachments", where, sort, per_page):
+            yield record
+
+    async def audit_events(
+        self, *, sort: str | None = "id:desc", per_page: int = 100, **where: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The account's audit trail, newest first; keyword filters as for attachments."""
+        async for record in self._paginate("/audit_events", "audit_events", where, sort, per_page):
+            yield record
+
+    async def _paginate(
+        self, path: str, key: str, where: dict[str, Any], sort: str | None, per_page: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        body = await self._get(path, params=rules.query_params(where, sort=sort, per_page=per_page))
         while True:
-            for record in body["patient_attachments"]:
+            for record in body[key]:
                 yield record
             next_url = body.get("links", {}).get("next")
             if not next_url:

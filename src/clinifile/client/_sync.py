@@ -113,6 +113,18 @@ class Client:
     ) -> Iterator[dict[str, Any]]:
         return self._paginate("/patients", "patients", where, sort, per_page, ())
 
+    def audit_events(
+        self,
+        *,
+        sort: str | None = "id:desc",
+        per_page: int = 100,
+        filters: list[str] = (),  # type: ignore[assignment]
+        **where: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """The account's audit trail, newest first: `attachment_id=12`,
+        `action="patient_attachment.download"`, `created_at=">=2026-11-01T00:00:00Z"`."""
+        return self._paginate("/audit_events", "audit_events", where, sort, per_page, filters)
+
     def _paginate(
         self,
         path: str,

@@ -1,0 +1,74 @@
+"""`clinifile audit`: the account's audit trail at a terminal, newest first."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clinifile.cli.files import ApiKey, AsJson, BaseUrl, exit_on_error
+from clinifile.client import Client
+
+
+def audit_command(
+    api_key: ApiKey,
+    base_url: BaseUrl = None,
+    attachment: Annotated[
+        str | None, typer.Option("--attachment", help="One attachment's events.")
+    ] = None,
+    patient: Annotated[str | None, typer.Option("--patient", help="One patient's events.")] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help="e.g. patient_attachment.download (create, update, archive)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Events at or after this time, e.g. 2026-11-01T00:00:00Z.")
+    ] = None,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="A q[] filter, e.g. 'ip_address:=10.0.0.5'; repeat to AND."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many events.")] = 100,
+    as_json: AsJson = False,
+) -> None:
+    """Shows who downloaded, created, changed or archived attachments: when and from where."""
+    where: dict[str, Any] = {}
+    if attachment:
+        where["attachment_id"] = attachment
+    if patient:
+        where["patient_id"] = patient
+    if action:
+        where["action"] = action
+    if since:
+        where["created_at"] = f">={since}"
+    rows: list[dict[str, Any]] = []
+    with Client(api_key, base_url) as client, exit_on_error():
+        for event in client.audit_events(filters=filters or [], **where):
+            rows.append(event)
+            if len(rows) >= limit:
+                break
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Audit events")
+    for column in ("id", "when", "action", "attachment", "patient", "user", "key", "from"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["created_at"],
+            r["action"],
+            _id_of(r.get("patient_attachment")),
+            _id_of(r.get("patient")),
+            _id_of(r.get("user")),
+            r.get("api_key_id") or "",
+            r.get("ip_address") or "",
+        )
+    Console().print(table)
+
+
+def _id_of(linked: dict[str, Any] | None) -> str:
+    return linked["links"]["self"].rsplit("/", 1)[-1] if linked else ""
