@@ -50,6 +50,12 @@ def make_client(
     )
 
 
+def _status(error: Exception) -> int:
+    if isinstance(error, ClientError):
+        return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    return 0
+
+
 def _translate(error: Exception, key: str) -> Exception:
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
@@ -101,7 +107,8 @@ class S3Store:
             response = self._client.head_object(Bucket=self.bucket, Key=key)
         except Exception as error:
             translated = _translate(error, key)
-            if isinstance(translated, ObjectNotFound):
+            if isinstance(translated, ObjectNotFound) or _status(error) == 400:
+                # 400: a key the store cannot hold (SeaweedFS: "..\\x"), so no such object
                 return None
             raise translated from error
         return ObjectInfo(

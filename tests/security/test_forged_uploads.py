@@ -1,5 +1,6 @@
-"""Every way step 3 refuses an upload_url: `422 temp_attachment_url is invalid`, and nothing
-is recorded or reserved."""
+"""Forged registrations (step 3): another account's or patient's upload, a made-up or
+replayed temp id, and every hostile shape of upload_url are refused with
+`422 temp_attachment_url is invalid`, and no row and no object changes."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from urllib.parse import quote
 
 import pytest
 
-from clinifile.db import accounts as accounts_db
 from clinifile.runtime import Runtime
 from clinifile.services import accounts
 from clinifile.services.uploads import issue_temp_id
 from tests import samples
 from tests.factories import Api, Tenant, make_tenant, s3_post, upload_url
+from tests.security.snapshot import snapshot
 
 INVALID = {"message": "Validation Failed", "errors": {"temp_attachment_url": "is invalid"}}
 
@@ -26,19 +27,11 @@ def _uploaded(api: Api, tenant: Tenant, name: str = "a.pdf") -> tuple[dict[str, 
 
 
 def _assert_refused_and_nothing_changed(api: Api, tenant: Tenant, url: str) -> None:
-    before = _state(api, tenant)
+    before = snapshot(api.runtime)
     response = api.register(tenant, url)
     assert response.status_code == 422, response.text
     assert response.json() == INVALID
-    assert _state(api, tenant) == before
-
-
-def _state(api: Api, tenant: Tenant) -> tuple[int, int]:
-    listing = api.client.get("/v1/patient_attachments?q[]=archived_at:*", auth=tenant.auth)
-    with api.runtime.sessions() as session:
-        account = accounts_db.get(session, tenant.account_id)
-        assert account is not None
-        return listing.json()["total_entries"], account.storage_used_bytes
+    assert snapshot(api.runtime) == before
 
 
 def test_refuses_another_accounts_upload(api: Api, tenant: Tenant, other_tenant: Tenant) -> None:
@@ -99,6 +92,11 @@ def test_refuses_reused_upload_after_processing(api: Api, tenant: Tenant) -> Non
     _assert_refused_and_nothing_changed(api, tenant, url)
 
 
+def _pad_key(key: str, size: int) -> str:
+    prefix, name = key.rsplit("/", 1)
+    return f"{prefix}/{'a' * (size - len(prefix) - 1 - len(name))}{name}"
+
+
 MUTATIONS: dict[str, Callable[[str, Runtime], str]] = {
     "other host": lambda u, _: u.replace("127.0.0.1", "localhost"),
     "other scheme": lambda u, _: u.replace("http://", "https://"),
@@ -115,6 +113,23 @@ MUTATIONS: dict[str, Callable[[str, Runtime], str]] = {
         + quote(quote(u.removeprefix(rt.store("au1").bucket_url), safe=""), safe="")
     ),
     "unicode look-alike slash": lambda u, _: u.replace("/a.pdf", "\u2215a.pdf"),
+    "fullwidth slash": lambda u, _: u.replace("/a.pdf", "\uff0fa.pdf"),
+    "fullwidth dots": lambda u, _: u.replace("/a.pdf", "/\uff0e\uff0e/a.pdf"),
+    "one-dot leaders": lambda u, _: u.replace("/a.pdf", "/\u2024\u2024/a.pdf"),
+    "cyrillic look-alike in the temp path": lambda u, _: u.replace("/temp/", "/t\u0435mp/"),
+    "encoded slash before the file": lambda u, _: u.replace("/a.pdf", "%2F..%2Fa.pdf"),
+    "backslash dot dot": lambda u, _: u.replace("/a.pdf", "/..\\a.pdf"),
+    "user info": lambda u, _: u.replace("http://", "http://evil@"),
+    "upper-case scheme and host": lambda u, _: u.replace("http://127.0.0.1", "HTTP://127.0.0.1"),
+    "ipv6 loopback": lambda u, _: u.replace("127.0.0.1", "[::1]"),
+    "other account id in the path": lambda u, _: u.replace("/patients/", "0/patients/", 1),
+    "leading space": lambda u, _: " " + u,
+    "trailing newline": lambda u, _: u + "\n",
+    "crlf injection": lambda u, _: u.replace("a.pdf", "a.pdf\r\nX-Evil: 1"),
+    "invalid utf-8 percent-encoding": lambda u, _: u.replace("a.pdf", "a%ff.pdf"),
+    "key of 1025 bytes": lambda u, rt: (
+        rt.store("au1").bucket_url + _pad_key(u.removeprefix(rt.store("au1").bucket_url), 1025)
+    ),
     "too long": lambda u, _: u.replace("a.pdf", "a" * 1100 + ".pdf"),
     "garbage": lambda u, _: "not a url at all",
     "empty key": lambda u, rt: rt.store("au1").bucket_url,
