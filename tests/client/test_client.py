@@ -440,3 +440,35 @@ def _presigned(server: LiveServer, tenant: Tenant) -> bool:
         server.runtime.limiter._item, hash_key(tenant.key)
     )
     return decision.remaining < server.runtime.settings.rate_limit_per_minute
+
+
+def test_cli_audit_shows_who_downloaded_what(
+    server: LiveServer, tenant: Tenant, tmp_path: Path
+) -> None:
+    with Client(tenant.key, base_url=server.url) as client:
+        record = client.upload(
+            tenant.patient_id, _file(tmp_path, "a.pdf", samples.pdf()), wait=True
+        )
+        client.download(record["id"], tmp_path / "copy.pdf")
+        events = list(client.audit_events(attachment_id=record["id"]))
+    assert [e["action"] for e in events] == [
+        "patient_attachment.download",
+        "patient_attachment.create",
+    ]
+    shown = _cli(
+        "audit",
+        "--attachment",
+        record["id"],
+        "--action",
+        "patient_attachment.download",
+        "--json",
+        key=tenant.key,
+        base=server.url,
+    )
+    assert shown.returncode == 0, shown.stderr
+    [event] = json.loads(shown.stdout)
+    assert event["ip_address"] == "127.0.0.1"
+    assert event["patient"]["links"]["self"].endswith(f"/patients/{tenant.patient_id}")
+    table = _cli("audit", key=tenant.key, base=server.url)
+    assert table.returncode == 0, table.stderr
+    assert "download" in table.stdout and "127.0.0.1" in table.stdout

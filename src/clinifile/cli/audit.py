@@ -55,12 +55,12 @@ def audit_command(
         return
     table = Table(title="Audit events")
     for column in ("id", "when", "action", "attachment", "patient", "user", "key", "from"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("when", "action", "from"))
     for r in rows:
         table.add_row(
             r["id"],
             r["created_at"],
-            r["action"],
+            r["action"].removeprefix("patient_attachment."),
             _id_of(r.get("patient_attachment")),
             _id_of(r.get("patient")),
             _id_of(r.get("user")),

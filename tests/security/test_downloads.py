@@ -1,0 +1,77 @@
+"""Downloads: a short-lived presigned GET (five minutes unless configured), served as an
+attachment with the type detected from the bytes, and API answers that are never sniffed
+or cached."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from clinifile.runtime import Runtime
+from tests import samples
+from tests.factories import Api, Tenant, wait_for
+
+
+def _location(api: Api, tenant: Tenant, attachment_id: str) -> httpx.Response:
+    return api.client.get(
+        f"/v1/patient_attachments/{attachment_id}/content",
+        auth=tenant.auth,
+        follow_redirects=False,
+    )
+
+
+def test_the_download_url_lives_five_minutes_and_serves_an_attachment(
+    api: Api, tenant: Tenant
+) -> None:
+    # a PNG whose name claims PDF: the type served is the one detected from the bytes
+    record = api.upload(tenant, "not really.pdf", samples.png())
+    api.process_all()
+    redirect = _location(api, tenant, record["id"])
+    assert redirect.status_code == 303
+    assert redirect.headers["cache-control"] == "no-store"
+    assert redirect.headers["x-content-type-options"] == "nosniff"
+    url = httpx.URL(redirect.headers["location"])
+    assert url.params["X-Amz-Expires"] == "300"
+    served = httpx.get(url, timeout=30)
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/png"
+    assert served.headers["content-disposition"] == (
+        "attachment; filename*=UTF-8''not%20really.pdf"
+    )
+    assert served.content == samples.png()
+
+
+class TestShortExpiry:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, object]:
+        return {"download_expires_seconds": 2}
+
+    def test_an_expired_download_url_is_refused_by_the_store(
+        self, api: Api, tenant: Tenant, runtime: Runtime
+    ) -> None:
+        record = api.upload(tenant, "a.pdf", samples.pdf())
+        api.process_all()
+        url = _location(api, tenant, record["id"]).headers["location"]
+        assert httpx.URL(url).params["X-Amz-Expires"] == "2"
+        assert httpx.get(url, timeout=30).status_code == 200
+        expired = wait_for(
+            lambda: (r := httpx.get(url, timeout=30)).status_code == 403 and r, timeout=15
+        )
+        assert samples.pdf() not in expired.content
+
+
+def test_api_answers_are_never_sniffed_or_cached(api: Api, tenant: Tenant) -> None:
+    record = api.upload(tenant, "a.pdf", samples.pdf())
+    answers = [
+        api.client.get(f"/v1/patient_attachments/{record['id']}", auth=tenant.auth),
+        _location(api, tenant, record["id"]),  # 409: not processed yet
+        api.client.get("/v1/patient_attachments/1/content", auth=("wrong", "")),
+        api.client.post("/v1/patient_attachments", content=b"{", auth=tenant.auth),
+        api.client.post("/v1/patient_attachments", json={}, auth=tenant.auth),
+        api.client.get("/v1/audit_events", auth=tenant.auth),
+    ]
+    assert [a.status_code for a in answers] == [200, 409, 401, 400, 422, 200]
+    for answer in answers:
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["content-type"] == "application/json"
