@@ -18,9 +18,11 @@ from schemathesis.specs.openapi.checks import (
     positive_data_acceptance,
 )
 
-from tests.factories import Tenant
+from tests import samples
+from tests.factories import Api, Tenant
 
 EXAMPLES = 40
+STATEFUL_EXAMPLES = 100
 # Checked: no 5xx, documented status codes, content types, headers and bodies, for valid
 # and invalid requests. Not checked: whether a request is accepted at all. A filter like
 # q[]=size:>abc fits the document's string type yet is refused (400), as API.md requires
@@ -72,3 +74,57 @@ def test_every_endpoint_answers_as_documented(
             case.call_and_validate(headers=auth_headers, excluded_checks=NOT_CHECKED)
 
         check()
+
+
+def test_links_chain_operations_and_stateful_sequences_answer_as_documented(
+    api_schema: Any, auth_headers: dict[str, str], api: Api, tenant: Tenant
+) -> None:
+    """Sequences that follow the document's links: create or list a record, then read,
+    change, download, archive it, with real ids from the earlier answers."""
+    document = api_schema.raw_schema
+    operation_ids = {
+        op["operationId"] for path in document["paths"].values() for op in path.values()
+    }
+    links = [
+        link
+        for path in document["paths"].values()
+        for op in path.values()
+        for answer in op["responses"].values()
+        for link in answer.get("links", {}).values()
+    ]
+    assert len(links) >= 30
+    assert {link["operationId"] for link in links} <= operation_ids
+    # a processed attachment, so that links from lists lead to real records
+    api.upload(tenant, "seed.pdf", samples.pdf())
+    api.process_all()
+
+    answered: list[tuple[str, int]] = []
+
+    class Machine(api_schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": auth_headers}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            answered.append((case.operation.label, response.status_code))
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, excluded_checks=NOT_CHECKED)
+
+    Machine.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=8,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    # the links led to real records: reads by id succeeded with ids from earlier answers
+    reached = {label for label, status in answered if status < 400}
+    assert {
+        "GET /v1/patients/{patient_id}",
+        "GET /v1/patient_attachments/{attachment_id}",
+        "GET /v1/patient_attachments/{attachment_id}/content",
+        "GET /v1/audit_events/{event_id}",
+    } <= reached

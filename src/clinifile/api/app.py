@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
@@ -15,6 +12,7 @@ from clinifile import __version__
 from clinifile.api import errors
 from clinifile.api.deps import require_user_agent
 from clinifile.api.middleware import BodySizeLimit, ForwardedHeaders, SafeHeaders
+from clinifile.api.openapi import openapi_document, operation_id
 from clinifile.api.routes import attachments, audit_events, patients
 from clinifile.errors import StorageError
 from clinifile.runtime import Runtime
@@ -26,6 +24,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="clinifile",
         version=__version__,
         description="Patient attachments, compatible with Cliniko's v1 API.",
+        generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
     errors.install(app)
@@ -50,7 +49,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             return JSONResponse({"message": "not ready: " + "; ".join(problems)}, 503)
         return JSONResponse({"status": "ready"})
 
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 
 
@@ -67,33 +66,3 @@ def readiness_problems(runtime: Runtime) -> list[str]:
         except StorageError as error:
             problems.append(f"object store of region {name}: {error}")
     return problems
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated document, plus HTTP Basic auth (the API key as user name)."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
-    )
-    schema.setdefault("components", {})["securitySchemes"] = {
-        "apiKey": {
-            "type": "http",
-            "scheme": "basic",
-            "description": "The API key as the user name, an empty password.",
-        }
-    }
-    for path in schema["paths"].values():
-        for operation in path.values():
-            operation["security"] = [{"apiKey": []}]
-            operation.setdefault("parameters", []).append(
-                {
-                    "name": "User-Agent",
-                    "in": "header",
-                    "required": True,
-                    "schema": {"type": "string", "minLength": 1},
-                    "description": "Required: name your application and a contact.",
-                }
-            )
-    app.openapi_schema = schema
-    return schema
