@@ -20,6 +20,7 @@ from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.storage.seaweed import EmbeddedSeaweed
 from tests import log_scan
 from tests.factories import Api, Tenant, make_tenant
+from tests.services import missing_service
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -100,13 +101,6 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def _missing_service(what: str) -> None:
-    """Skip on a user's machine without the service; under CI=true that is a failure."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} (CI must provide it: .ci/run starts it)")
-    pytest.skip(what)
-
-
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """A migrated template database; each test gets a copy of it (CREATE DATABASE ...
@@ -125,7 +119,7 @@ def postgres_template() -> Iterator[str]:
             connect_timeout=3,
         )
     except psycopg.OperationalError as error:
-        _missing_service(f"PostgreSQL is not reachable at {admin.host}:{admin.port}: {error}")
+        missing_service(f"PostgreSQL is not reachable at {admin.host}:{admin.port}: {error}")
     template = f"clinifile_tmpl_{uuid.uuid4().hex[:12]}"
     conn.execute(f'CREATE DATABASE "{template}"')
     upgrade(admin.set(database=template).render_as_string(hide_password=False))

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # fixed S3 port of the embedded SeaweedFS (0: any free port, kept across restarts)
     weed_s3_port: int = 0
 
+    # browsers that upload straight to the buckets (the /app page): origins allowed by the
+    # buckets' CORS rules, set by clinifile when it creates or checks them ("*": any origin;
+    # a POST still needs a policy signed by this server). Empty: leave the buckets' CORS alone.
+    bucket_cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
     presign_expires_seconds: int = 3600
     download_expires_seconds: int = 300
     max_file_size_bytes: int = 5 * GiB

@@ -87,12 +87,15 @@ def build_runtime(settings: Settings) -> Runtime:
 
 
 def ensure_buckets(runtime: Runtime, timeout: float = 30.0) -> None:
-    """Creates each region's bucket, retrying while a just-started store warms up."""
+    """Creates each region's bucket and sets its CORS rules for browser uploads, retrying
+    while a just-started store warms up."""
     deadline = time.monotonic() + timeout
     for name, store in runtime.stores.items():
         while True:
             try:
                 store.ensure_bucket()
+                if runtime.settings.bucket_cors_origins:
+                    store.set_cors(runtime.settings.bucket_cors_origins)
                 break
             except StorageError as error:
                 if time.monotonic() > deadline:

@@ -1,52 +1,19 @@
-"""A real clinifile HTTP server (uvicorn in a thread) for the client's tests."""
+"""The client's tests talk to a real clinifile HTTP server (tests/live_server.py)."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
-from clinifile.api.app import create_app
 from clinifile.runtime import Runtime
-from clinifile.worker.runner import WorkerPool
-from tests.factories import wait_for
+from tests.live_server import LiveServer
 
 
 @pytest.fixture
 def database_url(tmp_path: object) -> str:
     """The client does not care which database the server uses: SQLite here."""
     return f"sqlite:///{tmp_path}/client.db"
-
-
-class LiveServer:
-    def __init__(self, runtime: Runtime) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.runtime = runtime
-        self._server: uvicorn.Server | None = None
-        self._workers = WorkerPool(runtime, concurrency=1)
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            create_app(self.runtime), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        self._workers.start()
-        wait_for(lambda: self._server is not None and self._server.started, timeout=10)
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
-            self._workers.stop(10)
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from clinifile.client._rules import query_params
 from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.storage.seaweed import EmbeddedSeaweed
 from tests import samples
-from tests.client.conftest import LiveServer
 from tests.factories import Tenant, make_tenant, wait_for
+from tests.live_server import LiveServer
 
 FAST = RetryPolicy(attempts=6, base=0.1, cap=1.0)
 

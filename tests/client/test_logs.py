@@ -11,8 +11,8 @@ import pytest
 
 from clinifile.client import Client
 from tests import log_scan, samples
-from tests.client.conftest import LiveServer
 from tests.factories import Tenant
+from tests.live_server import LiveServer
 
 
 def test_a_whole_flow_at_debug_logs_no_key_signature_or_credential(

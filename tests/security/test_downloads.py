@@ -75,3 +75,44 @@ def test_api_answers_are_never_sniffed_or_cached(api: Api, tenant: Tenant) -> No
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["cache-control"] == "no-store"
         assert answer.headers["content-type"] == "application/json"
+
+
+def test_a_script_gets_the_download_url_as_json(api: Api, tenant: Tenant) -> None:
+    record = api.upload(tenant, "a.pdf", samples.pdf())
+    api.process_all()
+    answer = api.client.get(
+        f"/v1/patient_attachments/{record['id']}/content",
+        auth=tenant.auth,
+        headers={"Accept": "application/json"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["expires_in"] == 300
+    assert httpx.get(body["url"], timeout=30).content == samples.pdf()
+
+
+def test_the_page_is_served_under_a_strict_content_security_policy(
+    api: Api, runtime: Runtime
+) -> None:
+    page = api.client.get("/app/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    bucket = httpx.URL(runtime.store("au1").bucket_url)
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert f"connect-src 'self' {bucket.scheme}://{bucket.netloc.decode()}" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert page.headers["referrer-policy"] == "no-referrer"
+    script = api.client.get("/app/app.js")
+    assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+
+
+def test_a_scripted_request_gets_no_basic_challenge(api: Api) -> None:
+    plain = api.client.get("/v1/patients", auth=("wrong", ""))
+    scripted = api.client.get(
+        "/v1/patients", auth=("wrong", ""), headers={"X-Requested-With": "clinifile-app"}
+    )
+    assert plain.status_code == scripted.status_code == 401
+    assert plain.headers["www-authenticate"] == 'Basic realm="clinifile"'
+    assert "www-authenticate" not in scripted.headers

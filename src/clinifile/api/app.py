@@ -16,6 +16,7 @@ from clinifile.api.openapi import openapi_document, operation_id
 from clinifile.api.routes import attachments, audit_events, patients
 from clinifile.errors import StorageError
 from clinifile.runtime import Runtime
+from clinifile.web.page import mount_page
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -30,6 +31,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.install(app)
     for router in (patients.router, attachments.router, audit_events.router):
         app.include_router(router, dependencies=[Depends(require_user_agent)])
+    mount_page(app, runtime)
 
     # outermost last: headers on every answer, then proxies, then the body cap
     app.add_middleware(BodySizeLimit, limit=runtime.settings.max_request_body_bytes)

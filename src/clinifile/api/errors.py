@@ -73,8 +73,11 @@ def _http_exception(_: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(AuthenticationFailed)
-    def _auth(_: Request, exc: AuthenticationFailed) -> JSONResponse:
-        return message(401, str(exc), WWW_AUTHENTICATE)
+    def _auth(request: Request, exc: AuthenticationFailed) -> JSONResponse:
+        # a script (the /app page) asks without the challenge, which would make the
+        # browser open its own sign-in dialog and hold the request
+        scripted = "x-requested-with" in request.headers
+        return message(401, str(exc), None if scripted else WWW_AUTHENTICATE)
 
     @app.exception_handler(NotFound)
     def _not_found(_: Request, exc: NotFound) -> JSONResponse:

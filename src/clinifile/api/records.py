@@ -93,6 +93,11 @@ class PresignedPostRecord(BaseModel):
     fields: dict[str, str]
 
 
+class DownloadLink(BaseModel):
+    url: str = Field(description="a presigned GET of the file, served as an attachment")
+    expires_in: int = Field(description="seconds the URL stays valid")
+
+
 class Message(BaseModel):
     message: str
 

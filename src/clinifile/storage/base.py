@@ -79,3 +79,6 @@ class ObjectStore(Protocol):
 
     def ensure_bucket(self) -> None:
         """Creates the bucket if it does not exist."""
+
+    def set_cors(self, origins: list[str]) -> None:
+        """Lets browsers of these origins POST uploads to the bucket (and read the answer)."""

@@ -230,3 +230,20 @@ class S3Store:
             code = str(error.response.get("Error", {}).get("Code", ""))
             if code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                 raise _translate(error, self.bucket) from error
+
+    def set_cors(self, origins: list[str]) -> None:
+        rules = {
+            "CORSRules": [
+                {
+                    "AllowedOrigins": origins,
+                    "AllowedMethods": ["POST"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag", "Location"],
+                    "MaxAgeSeconds": 3600,
+                }
+            ]
+        }
+        try:
+            self._client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration=rules)
+        except Exception as error:
+            raise _translate(error, self.bucket) from error

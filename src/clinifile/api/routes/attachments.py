@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from clinifile.api import presenters
 from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
-from clinifile.api.records import AttachmentList, AttachmentRecord, errors, ok
+from clinifile.api.records import AttachmentList, AttachmentRecord, DownloadLink, errors, ok
 from clinifile.api.schemas import (
     AttachmentCreate,
     AttachmentListQuery,
@@ -149,11 +149,19 @@ def delete_attachment(attachment_id: str, runtime: RuntimeDep, principal: Princi
     response_model=None,
     responses={
         303: {"description": "Redirect (Location) to a short-lived download URL"},
+        **ok(
+            DownloadLink,
+            "clinifile addition: the same URL as JSON, when the request accepts "
+            "application/json (browsers cannot read a redirect's Location)",
+        ),
         **errors(404, 409, 503),
     },
 )
 def attachment_content(
-    attachment_id: str, runtime: RuntimeDep, principal: PrincipalDep
-) -> RedirectResponse:
+    attachment_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+) -> Response:
     url = attachments.content_url(runtime, principal, parse_id(attachment_id))
-    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    if "application/json" in request.headers.get("accept", ""):
+        expires_in = runtime.settings.download_expires_seconds
+        return JSONResponse({"url": url, "expires_in": expires_in})
+    return RedirectResponse(url, status_code=303)
