@@ -85,6 +85,7 @@ def test_staff_upload_watch_download_and_archive(
     expect(rows.filter(has_text="Processed")).to_have_count(2, timeout=30_000)
     expect(rows.filter(has_text="referral.pdf")).to_contain_text("application/pdf")
     expect(rows.filter(has_text="x-ray.png")).to_contain_text("image/png")
+    expect(uploads.filter(has_text="Processed")).to_have_count(2)
     screenshot("3-processed-and-refused")
 
     with page.expect_download() as downloading:
@@ -170,3 +171,54 @@ def test_a_wrong_key_is_refused_with_a_message(page: Any, server: LiveServer) ->
     expect(page.get_by_role("status")).to_contain_text("Not signed in")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_every_control_is_labelled_and_reached_by_keyboard_in_order(
+    page: Any, server: LiveServer, runtime: Runtime
+) -> None:
+    tenant = make_tenant(runtime)
+    _sign_in(page, server, tenant.key)
+    page.get_by_role("link", name="Ada Lovelace").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+    _drop(page, "#dropzone", {"letter.pdf": samples.pdf()})
+    expect(page.get_by_role("button", name="Download letter.pdf")).to_be_visible(timeout=30_000)
+
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, button, select, textarea')]
+            .filter((el) => el.offsetParent !== null || el.type === 'file')
+            .filter((el) => el.tagName === 'BUTTON'
+                ? !(el.getAttribute('aria-label') || el.textContent.trim())
+                : el.labels.length === 0)
+            .map((el) => el.outerHTML)"""
+    )
+    assert unlabelled == []
+
+    page.reload()  # keyboard focus starts from the top of the page again
+    expect(page.get_by_role("button", name="Download letter.pdf")).to_be_visible()
+    reached = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate(
+                """() => { const el = document.activeElement;
+                    return el.getAttribute('aria-label') || el.labels?.[0]?.textContent.trim()
+                        || el.textContent.trim(); }"""
+            )
+        )
+    expected = [
+        "Skip to content",
+        "clinifile",
+        "Sign out",
+        "← All patients",
+        "Choose files…",
+        "Download letter.pdf",
+        "Archive letter.pdf",
+    ]
+    positions = [reached.index(name) for name in expected]
+    assert positions == sorted(positions), reached
+    # the focused file picker shows where focus is
+    page.get_by_label("Choose files…").focus()
+    outline = page.evaluate(
+        "getComputedStyle(document.querySelector('#file-input').closest('label')).outlineStyle"
+    )
+    assert outline == "solid"

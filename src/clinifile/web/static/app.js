@@ -261,7 +261,10 @@ async function loadFiles(token) {
   if (token !== viewToken) return;
   const tbody = $("#attachments-table tbody");
   tbody.replaceChildren();
-  for (const file of body.patient_attachments) tbody.append(fileRow(file));
+  for (const file of body.patient_attachments) {
+    tbody.append(fileRow(file));
+    if (file.processing_completed) uploadsByAttachment.get(file.id)?.setState("Processed", "done");
+  }
   $("#attachments-empty").hidden = body.patient_attachments.length > 0;
   const pages = Math.max(1, Math.ceil(body.total_entries / FILES_PER_PAGE));
   $("#attachments-page").textContent = `Page ${patientState.page} of ${pages}`;
@@ -284,8 +287,8 @@ function fileRow(file) {
   cell(row, "Type", file.content_type);
   cell(row, "Size", formatSize(file.size), "num");
   cell(row, "Description", file.description);
-  cell(row, "Uploaded", formatTime(file.created_at), "num");
-  cell(row, "Processed", formatTime(file.processed_at), "num");
+  cell(row, "Uploaded", formatTime(file.created_at), "time");
+  cell(row, "Processed", formatTime(file.processed_at), "time");
   const state = document.createElement("span");
   state.className = done ? "state-done" : "state-pending";
   state.textContent = done ? "Processed" : "Processing…";
@@ -332,6 +335,8 @@ $("#attachments-next").addEventListener("click", () => { patientState.page += 1;
 // --- uploads: presign, POST to the store with progress, register --------------------------
 
 const FIVE_GB = 5 * 1024 ** 3;
+
+const uploadsByAttachment = new Map(); // attachment id → its Upload, to show "Processed"
 
 class StoreRefused extends Error {}
 class Cancelled extends Error {}
@@ -391,7 +396,8 @@ class Upload {
       const key = await this.send(post, max);
       this.cancelButton.hidden = true;
       this.setState("Registering…");
-      await api("/v1/patient_attachments", { method: "POST", body: { patient_id: String(this.patientId), upload_url: post.url + key } });
+      const record = await api("/v1/patient_attachments", { method: "POST", body: { patient_id: String(this.patientId), upload_url: post.url + key } });
+      uploadsByAttachment.set(record.id, this);
       this.progress.value = 100;
       this.setState("Uploaded; being processed", "done");
       loadFiles(viewToken);
