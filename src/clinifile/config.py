@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 200
     rate_limit_storage: str = "memory://"
     rate_limit_key_prefix: str = "clinifile"
+    # seconds a process remembers whom an API key belongs to (0: look it up every request);
+    # a revoked key keeps working for at most this long
+    auth_cache_seconds: float = 10.0
     # proxies whose X-Forwarded-Proto / X-Forwarded-Host are trusted: "*" or comma-separated IPs
     forwarded_allow_ips: str | None = None
     # request bodies larger than this are refused with 413 (the API takes small JSON only)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from clinifile.config import Settings
 from clinifile.db.engine import make_engine, make_sessionmaker
 from clinifile.errors import StorageError
+from clinifile.services.principal_cache import PrincipalCache
 from clinifile.services.rate_limits import RateLimiter
 from clinifile.storage.base import ObjectStore
 from clinifile.storage.s3 import S3Store, make_client
@@ -31,6 +32,7 @@ class Runtime:
     stores: dict[str, ObjectStore]
     secret: bytes
     limiter: RateLimiter
+    principals: PrincipalCache
     # set when new work is enqueued, so an in-process worker wakes at once
     work_available: threading.Event = field(default_factory=threading.Event)
 
@@ -78,6 +80,7 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions=make_sessionmaker(engine),
         stores=stores,
         secret=load_secret(settings),
+        principals=PrincipalCache(settings.auth_cache_seconds),
         limiter=RateLimiter(
             settings.rate_limit_storage,
             settings.rate_limit_per_minute,

@@ -40,8 +40,10 @@ def server(runtime: Runtime) -> Iterator[LiveServer]:
     live.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium() -> Iterator[Any]:
+    """A browser per test: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which other tests' asyncio.run() would trip over."""
     if not Path(CHROMIUM).exists():
         missing_service(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

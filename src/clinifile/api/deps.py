@@ -8,20 +8,25 @@ import dataclasses
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from clinifile.api.errors import BadRequest
 from clinifile.errors import AuthenticationFailed, NotFound, RateLimited
 from clinifile.runtime import Runtime
-from clinifile.services.keys import Principal, authenticate
+from clinifile.services.keys import Principal, authenticate, hash_key
 
 MAX_ID = 2**63 - 1
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in its
+# thread pool, and those hops cost more than the work on the presign path.
+
+
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def require_user_agent(request: Request) -> None:
+async def require_user_agent(request: Request) -> None:
     if not request.headers.get("user-agent", "").strip():
         raise BadRequest("Requires a user agent")
 
@@ -38,11 +43,26 @@ def _basic_user(request: Request) -> str:
     return decoded.partition(":")[0]
 
 
-def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Principal:
-    raw_key = _basic_user(request)
+def _authenticate(runtime: Runtime, raw_key: str) -> Principal:
     with runtime.sessions() as session:
-        principal = authenticate(session, runtime.settings, raw_key)
-    decision = runtime.limiter.hit(principal.key.key_hash)
+        return authenticate(session, runtime.settings, raw_key)
+
+
+async def get_principal(
+    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> Principal:
+    """The caller, from the key cache or (in the thread pool) the database; then its rate
+    limit."""
+    raw_key = _basic_user(request)
+    key_hash = hash_key(raw_key)
+    principal = runtime.principals.get(key_hash) if raw_key else None
+    if principal is None:
+        principal = await run_in_threadpool(_authenticate, runtime, raw_key)
+        runtime.principals.put(key_hash, principal)
+    limiter = runtime.limiter
+    hit = limiter.hit
+    key = principal.key.key_hash
+    decision = hit(key) if limiter.in_memory else await run_in_threadpool(hit, key)
     if not decision.allowed:
         raise RateLimited(decision.limit, decision.reset_at, decision.retry_after)
     return dataclasses.replace(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clinifile.db import listing
-from clinifile.db.models import Patient
+from clinifile.db.models import Account, Patient
 from clinifile.db.types import utcnow
 from clinifile.domain.queries import Filter, Sort, names_archived
 
@@ -42,6 +42,16 @@ def get(session: Session, account_id: int, patient_id: int) -> Patient | None:
     """The patient of this account (archived included), or None."""
     return session.scalars(
         select(Patient).where(Patient.id == patient_id, Patient.account_id == account_id)
+    ).first()
+
+
+def account_of_active_patient(session: Session, account_id: int, patient_id: int) -> Account | None:
+    """The account, read now (its storage figures current), if it has this patient and the
+    patient is not archived; one query."""
+    return session.scalars(
+        select(Account)
+        .join(Patient, Patient.account_id == Account.id)
+        .where(Account.id == account_id, Patient.id == patient_id, Patient.archived_at.is_(None))
     ).first()
 
 

@@ -34,6 +34,8 @@ class Decision:
 
 class RateLimiter:
     def __init__(self, storage_uri: str, per_minute: int, key_prefix: str = "clinifile") -> None:
+        # in memory, a hit is a few microseconds and never waits; with Redis it is a round trip
+        self.in_memory = storage_uri.startswith("memory")
         options = {"key_prefix": key_prefix} if storage_uri.startswith(("redis", "rediss")) else {}
         self._storage: Any = storage_from_string(storage_uri, **options)
         self._limiter = MovingWindowRateLimiter(self._storage)

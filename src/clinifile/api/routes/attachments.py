@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from clinifile.api import presenters
@@ -151,17 +151,26 @@ def delete_attachment(attachment_id: str, runtime: RuntimeDep, principal: Princi
         303: {"description": "Redirect (Location) to a short-lived download URL"},
         **ok(
             DownloadLink,
-            "clinifile addition: the same URL as JSON, when the request accepts "
-            "application/json (browsers cannot read a redirect's Location)",
+            "clinifile addition, with redirect=false: the same URL as JSON (a script in a "
+            "browser cannot read a redirect's Location)",
         ),
         **errors(404, 409, 503),
     },
 )
 def attachment_content(
-    attachment_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+    attachment_id: str,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    redirect: Annotated[
+        str,
+        Query(
+            description="false: answer 200 with the URL as JSON instead of the 303",
+            json_schema_extra={"type": "boolean", "default": True},
+        ),
+    ] = "true",
 ) -> Response:
     url = attachments.content_url(runtime, principal, parse_id(attachment_id))
-    if "application/json" in request.headers.get("accept", ""):
+    if redirect.lower() == "false":
         expires_in = runtime.settings.download_expires_seconds
         return JSONResponse({"url": url, "expires_in": expires_in})
     return RedirectResponse(url, status_code=303)

@@ -122,10 +122,9 @@ def unarchive_patient(
 def presigned_post(patient_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     pid = parse_id(patient_id, "patient")
     with runtime.sessions() as session:
-        patient = patients_db.get(session, principal.account_id, pid)
-    if patient is None or patient.archived_at is not None:
+        account = patients_db.account_of_active_patient(session, principal.account_id, pid)
+    if account is None:
         raise NotFound("patient")
-    account = principal.account
     post = uploads.presign(
         runtime.settings, runtime.store(account.region), runtime.secret, account, pid
     )

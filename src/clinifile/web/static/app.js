@@ -305,7 +305,7 @@ function fileRow(file) {
 async function download(file) {
   try {
     // JSON instead of the 303: a script cannot read a redirect's Location
-    const link = await api(`/v1/patient_attachments/${file.id}/content`);
+    const link = await api(`/v1/patient_attachments/${file.id}/content?redirect=false`);
     const anchor = document.createElement("a");
     anchor.href = link.url; // served with Content-Disposition: attachment
     anchor.rel = "noopener noreferrer";
