@@ -57,9 +57,22 @@ def start_clinifile(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str, 
     env["CLINIFILE_RATE_LIMIT_PER_MINUTE"] = str(10**9)
     log = open(data_dir.parent / "serve.log", "wb")  # noqa: SIM115 - kept open while it runs
     process = subprocess.Popen(
-        [PYTHON, "-m", "clinifile.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
-         "--no-worker", "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        [
+            PYTHON,
+            "-m",
+            "clinifile.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--no-worker",
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     _wait_ready(base + "/healthz", process)
@@ -74,7 +87,8 @@ def start_baseline() -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
         [PYTHON, "-m", "bench.baseline_presign", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     _wait_ready(base + "/docs", process)
@@ -133,8 +147,11 @@ def run(seconds: int, rounds: int, connections: int) -> dict[str, Any]:
     }
     ratio = figures["clinifile"]["rps"]["median"] / figures["baseline"]["rps"]["median"]
     return {
-        "seconds": seconds, "rounds": rounds, "connections": connections,
-        "figures": figures, "ratio_rps": round(ratio, 3),
+        "seconds": seconds,
+        "rounds": rounds,
+        "connections": connections,
+        "figures": figures,
+        "ratio_rps": round(ratio, 3),
     }
 
 

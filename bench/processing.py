@@ -1,7 +1,7 @@
 """Processing throughput and create-to-completed latency with 1, 2 and 4 worker processes.
 
     .venv/bin/python -m bench.processing [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
-        [--backlog 300] [--rate 10] [--seconds 10] [--workers 1,2,4]
+        [--backlog 300] [--rate 20] [--seconds 10] [--workers 1,2,4]
 
 With a PostgreSQL URL, a fresh database is created for the run (and dropped after). For
 each worker count: a backlog of small (10 KB) uploads is drained by that many `clinifile
@@ -39,6 +39,7 @@ from clinifile.services.keys import authenticate
 from clinifile.services.keys_layout import temp_prefix
 from clinifile.services.uploads import issue_temp_id
 from clinifile.storage.seaweed import EmbeddedSeaweed
+from clinifile.worker.runner import WorkerPool
 
 PAYLOAD = b"%PDF-1.4\n" + b"x" * 10_000
 
@@ -108,8 +109,15 @@ def _wait_all(runtime: Runtime, ids: list[int], timeout: float = 600) -> None:
 
 
 def measure(clinic: Clinic, settings: Settings, workers: int, args: Any) -> dict[str, Any]:
+    """On PostgreSQL, `clinifile worker` processes (woken by LISTEN/NOTIFY); on SQLite, the
+    worker threads of the process that registers the uploads, as `clinifile serve` runs
+    them on the embedded default (woken at once, in-process)."""
     backlog = [clinic.upload() for _ in range(args.backlog)]
-    processes = _workers(settings, workers)
+    in_process = settings.resolved_database_url().startswith("sqlite")
+    pool = WorkerPool(clinic.runtime, concurrency=workers) if in_process else None
+    processes = [] if pool else _workers(settings, workers)
+    if pool:
+        pool.start()
     try:
         started = time.perf_counter()
         _wait_all(clinic.runtime, backlog)
@@ -139,6 +147,8 @@ def measure(clinic: Clinic, settings: Settings, workers: int, args: Any) -> dict
         watcher.join(timeout=120)
     finally:
         _stop(processes)
+        if pool:
+            pool.stop()
     latencies.sort()
     return {
         "workers": workers,
@@ -159,19 +169,42 @@ def _admin(admin: Any) -> psycopg.Connection[Any]:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--backlog", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=10)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--workers", default="1,2,4")
-    args = parser.parse_args()
+def store_ops(runtime: Runtime, jobs: int) -> dict[str, float]:
+    """The baseline: the object-store operations the least a job can do needs, timed
+    directly with boto3, one job after another: HEAD the upload, a ranged GET of its first
+    8 KiB (its type), COPY, DELETE. (clinifile's worker GETs the whole upload and the whole
+    copy instead of the ranged GET: the SHA-256 and its check.)"""
+    store = runtime.store("au1")
+    s3, bucket = store._client, store.bucket  # type: ignore[attr-defined]
+    durations = []
+    for i in range(jobs):
+        source, target = f"bench-baseline/{i}/temp", f"bench-baseline/{i}/final"
+        s3.put_object(Bucket=bucket, Key=source, Body=PAYLOAD)
+        started = time.perf_counter()
+        s3.head_object(Bucket=bucket, Key=source)
+        s3.get_object(Bucket=bucket, Key=source, Range="bytes=0-8191")["Body"].read()
+        s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
+        s3.delete_object(Bucket=bucket, Key=source)
+        durations.append(time.perf_counter() - started)
+        s3.delete_object(Bucket=bucket, Key=target)
+    per_job = statistics.median(durations)
+    return {"per_job_ms": round(per_job * 1000, 2), "jobs_per_s": round(1 / per_job, 1)}
+
+
+def run(
+    database_url: str | None,
+    *,
+    backlog: int = 300,
+    rate: float = 20,
+    seconds: float = 10,
+    workers: tuple[int, ...] = (1,),
+) -> dict[str, Any]:
+    args = argparse.Namespace(backlog=backlog, rate=rate, seconds=seconds)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         weed = EmbeddedSeaweed(root / "weed")
         weed.start()
-        url, admin, name = args.database_url, None, None
+        url, admin, name = database_url, None, None
         if url and url.startswith("postgresql"):
             admin = make_url(url)
             name = f"clinifile_bench_{uuid.uuid4().hex[:8]}"
@@ -180,20 +213,39 @@ def main() -> None:
             url = admin.set(database=name).render_as_string(hide_password=False)
         try:
             runtime = runtime_on(weed, root / "data", database_url=url, secret_key=uuid.uuid4().hex)
-            settings = runtime.settings
             clinic = Clinic(runtime)
-            results = [measure(clinic, settings, int(n), args) for n in args.workers.split(",")]
+            baseline = store_ops(runtime, jobs=max(20, backlog // 5))
+            results = [measure(clinic, runtime.settings, n, args) for n in workers]
             runtime.close()
-            print(
-                json.dumps(
-                    {"database": "postgresql" if admin else "sqlite", "results": results}, indent=2
-                )
-            )
+            return {
+                "database": "postgresql" if admin else "sqlite",
+                "store_ops_baseline": baseline,
+                "results": results,
+            }
         finally:
             weed.stop()
             if admin is not None:
                 with _admin(admin) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--backlog", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args()
+    workers = tuple(int(n) for n in args.workers.split(","))
+    result = run(
+        args.database_url,
+        backlog=args.backlog,
+        rate=args.rate,
+        seconds=args.seconds,
+        workers=workers,
+    )
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

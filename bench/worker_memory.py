@@ -51,10 +51,7 @@ def _child(mode: str, settings: Settings) -> dict[str, int]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mib", type=int, default=1024)
-    args = parser.parse_args()
+def run(size_mib: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         weed = EmbeddedSeaweed(root / "weed")
@@ -70,7 +67,7 @@ def main() -> None:
             big = root / "big.bin"
             with open(big, "wb") as f:
                 f.write(b"%PDF-1.4\n")
-                f.truncate(args.size_mib * 1024 * 1024)
+                f.truncate(size_mib * 1024 * 1024)
             from fastapi.testclient import TestClient
 
             from clinifile.api.app import create_app
@@ -98,21 +95,22 @@ def main() -> None:
                 assert created.status_code == 201, created.text
             baseline = _child("idle", settings)
             worked = _child("work", settings)
-            print(
-                json.dumps(
-                    {
-                        "file_mib": args.size_mib,
-                        "upload_seconds": round(upload_s, 2),
-                        "baseline_peak_rss_mib": round(baseline["peak_rss_kib"] / 1024, 1),
-                        "worker_peak_rss_mib": round(worked["peak_rss_kib"] / 1024, 1),
-                        "worker_seconds": worked["seconds_x1000"] / 1000,
-                        "processed": worked["processed"],
-                    },
-                    indent=2,
-                )
-            )
+            return {
+                "file_mib": size_mib,
+                "upload_seconds": round(upload_s, 2),
+                "baseline_peak_rss_mib": round(baseline["peak_rss_kib"] / 1024, 1),
+                "worker_peak_rss_mib": round(worked["peak_rss_kib"] / 1024, 1),
+                "worker_seconds": worked["seconds_x1000"] / 1000,
+                "processed": worked["processed"],
+            }
         finally:
             weed.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=1024)
+    print(json.dumps(run(parser.parse_args().size_mib), indent=2))
 
 
 if __name__ == "__main__":

@@ -53,9 +53,10 @@ class ObjectStore(Protocol):
         if_match: str,
         content_type: str,
         content_disposition: str,
-    ) -> None:
+    ) -> str:
         """Server-side copy, never through this process's memory, only if the source still
-        has ETag if_match (else PreconditionFailed); sets the type and disposition."""
+        has ETag if_match (else PreconditionFailed); sets the type and disposition. Returns
+        the copy's ETag."""
 
     def delete(self, key: str) -> None:
         """Removes the object; deleting a missing object is not an error."""

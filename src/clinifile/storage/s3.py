@@ -156,9 +156,9 @@ class S3Store:
         if_match: str,
         content_type: str,
         content_disposition: str,
-    ) -> None:
+    ) -> str:
         try:
-            self._client.copy_object(
+            response = self._client.copy_object(
                 Bucket=self.bucket,
                 Key=dest_key,
                 CopySource={"Bucket": self.bucket, "Key": source_key},
@@ -169,6 +169,7 @@ class S3Store:
             )
         except Exception as error:
             raise _translate(error, source_key) from error
+        return str(response["CopyObjectResult"]["ETag"]).strip('"')
 
     def delete(self, key: str) -> None:
         try:

