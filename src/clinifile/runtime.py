@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from clinifile.config import Settings
-from clinifile.db.engine import make_engine, make_sessionmaker
+from clinifile.db.engine import READ_ONLY, make_engine, make_sessionmaker
 from clinifile.errors import StorageError
 from clinifile.services.principal_cache import PrincipalCache
 from clinifile.services.rate_limits import RateLimiter
@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     engine: Engine
+    # sessions() for reads; transaction() for anything that writes
     sessions: sessionmaker[Session]
+    writer_sessions: sessionmaker[Session]
+    read_engine: Engine
     stores: dict[str, ObjectStore]
     secret: bytes
     limiter: RateLimiter
@@ -39,10 +42,14 @@ class Runtime:
     def store(self, region: str) -> ObjectStore:
         return self.stores[region]
 
+    def reads(self) -> Connection:
+        """A plain connection for a hot read (use as a context manager)."""
+        return self.read_engine.connect()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits at the end of the block, or rolls back on error."""
-        with self.sessions() as session, session.begin():
+        with self.writer_sessions() as session, session.begin():
             yield session
 
     def close(self) -> None:
@@ -77,7 +84,9 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=make_sessionmaker(engine),
+        sessions=make_sessionmaker(engine, read_only=True),
+        writer_sessions=make_sessionmaker(engine),
+        read_engine=engine.execution_options(**{READ_ONLY: True}),
         stores=stores,
         secret=load_secret(settings),
         principals=PrincipalCache(settings.auth_cache_seconds),

@@ -16,7 +16,8 @@ from clinifile.api.openapi import openapi_document, operation_id
 from clinifile.api.routes import attachments, audit_events, patients
 from clinifile.errors import StorageError
 from clinifile.runtime import Runtime
-from clinifile.web.page import mount_page
+from clinifile.web.page import PREFIX as PAGE_PREFIX
+from clinifile.web.page import mount_page, page_headers
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -31,12 +32,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.install(app)
     for router in (patients.router, attachments.router, audit_events.router):
         app.include_router(router, dependencies=[Depends(require_user_agent)])
-    mount_page(app, runtime)
+    mount_page(app)
 
     # outermost last: headers on every answer, then proxies, then the body cap
     app.add_middleware(BodySizeLimit, limit=runtime.settings.max_request_body_bytes)
     app.add_middleware(ForwardedHeaders, trusted=runtime.settings.forwarded_allow_ips)
-    app.add_middleware(SafeHeaders)
+    app.add_middleware(SafeHeaders, prefix=PAGE_PREFIX, prefix_headers=page_headers(runtime))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -73,6 +73,9 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         length = _header(scope, b"content-length")
+        if length is None and _header(scope, b"transfer-encoding") is None:
+            await self.app(scope, receive, send)  # no body can follow
+            return
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             await _send_json(send, 413, str(BodyTooLarge(self.limit)))
             return
@@ -99,13 +102,29 @@ class BodySizeLimit:
         await self.app(scope, limited, answer)
 
 
-class SafeHeaders:
-    """Every response: no MIME sniffing, never cached (these are medical records)."""
+Header = tuple[bytes, bytes]
+SAFE: list[Header] = [(b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store")]
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class SafeHeaders:
+    """Every response: no MIME sniffing, never cached (these are medical records); and
+    under one path prefix (the staff page) more headers (its Content-Security-Policy)."""
+
+    def __init__(
+        self, app: ASGIApp, prefix: str = "", prefix_headers: list[Header] | None = None
+    ) -> None:
         self.app = app
+        self.prefix = prefix
+        self.prefix_headers = prefix_headers or []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = SAFE
+        if self.prefix and scope["path"].startswith(self.prefix):
+            extra = SAFE + self.prefix_headers
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
@@ -113,14 +132,10 @@ class SafeHeaders:
                     for k, v in message.get("headers", [])
                     if k.lower() not in (b"x-content-type-options", b"cache-control")
                 ]
-                headers += [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"cache-control", b"no-store"),
-                ]
-                message = {**message, "headers": headers}
+                message = {**message, "headers": headers + extra}
             await send(message)
 
-        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+        await self.app(scope, receive, with_headers)
 
 
 async def _send_json(send: Send, status: int, text: str) -> None:

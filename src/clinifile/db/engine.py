@@ -12,12 +12,13 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     """An engine tuned for its backend.
 
     SQLite runs in WAL mode with a busy timeout so that the API, the worker thread and
-    CLI commands can use one file at once; writers wait instead of failing.
+    CLI commands can use one file at once; writers wait instead of failing. Transactions
+    that write take the write lock at BEGIN (IMMEDIATE), so read-then-write transactions
+    cannot deadlock; sessions that only read (READ_ONLY) begin deferred and never wait for
+    a writer (WAL). A local file needs no pre-ping.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -32,11 +33,17 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            reads_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+READ_ONLY = "clinifile_read_only"
+
+
+def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """read_only: sessions for reads (on SQLite they do not take the write lock)."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clinifile.runtime import Runtime
 
@@ -37,30 +36,14 @@ def content_security_policy(runtime: Runtime) -> str:
     )
 
 
-class PagePolicy:
-    """Adds the CSP and a no-referrer policy to everything under /app."""
-
-    def __init__(self, app: ASGIApp, policy: str) -> None:
-        self.app = app
-        self.headers = [
-            (b"content-security-policy", policy.encode()),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-frame-options", b"DENY"),
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
-            await self.app(scope, receive, send)
-            return
-
-        async def with_policy(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
-            await send(message)
-
-        await self.app(scope, receive, with_policy)
+def page_headers(runtime: Runtime) -> list[tuple[bytes, bytes]]:
+    """What every answer under /app carries besides the API's safe headers."""
+    return [
+        (b"content-security-policy", content_security_policy(runtime).encode()),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+    ]
 
 
-def mount_page(app: FastAPI, runtime: Runtime) -> None:
+def mount_page(app: FastAPI) -> None:
     app.mount(PREFIX, StaticFiles(directory=STATIC, html=True), name="app")
-    app.add_middleware(PagePolicy, policy=content_security_policy(runtime))
