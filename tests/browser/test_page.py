@@ -222,3 +222,18 @@ def test_every_control_is_labelled_and_reached_by_keyboard_in_order(
         "getComputedStyle(document.querySelector('#file-input').closest('label')).outlineStyle"
     )
     assert outline == "solid"
+
+
+def test_a_file_name_that_is_html_is_shown_as_text(
+    page: Any, server: LiveServer, runtime: Runtime
+) -> None:
+    tenant = make_tenant(runtime)
+    _sign_in(page, server, tenant.key)
+    page.goto(f"{server.url}/app/#/patients/{tenant.patient_id}")
+    name = "<img src=x onerror=document.title='owned'>.pdf"
+    _drop(page, "#dropzone", {name: samples.pdf()})
+    row = page.locator("#attachments-table tbody tr").filter(has_text="Processed")
+    expect(row).to_have_count(1, timeout=30_000)
+    expect(row).to_contain_text(name)
+    assert page.locator("#attachments-table img, #uploads img").count() == 0
+    assert page.title() != "owned"
