@@ -113,3 +113,22 @@ def _unfinished(runtime: Runtime, account_id: int) -> int:
                 )
             ).all()
         )
+
+
+def test_a_post_again_after_processing_is_swept_at_once(api: Api, runtime: Runtime) -> None:
+    """The presigned post stays valid for an hour: a client can post to the same key after
+    its attachment is processed. Nothing counts those bytes, so the sweep removes them
+    without waiting for the age that protects unregistered uploads."""
+    trial = make_tenant(runtime, plan="trial", storage_limit_bytes=LIMIT)
+    post = api.presign(trial)
+    assert s3_post(post, "a.bin", b"a" * 1000).status_code == 201
+    assert api.register(trial, upload_url(post, "a.bin")).status_code == 201
+    api.process_all()
+    assert s3_post(post, "a.bin", b"b" * 900_000).status_code == 201  # the same key again
+    unregistered = api.presign(trial)  # a fresh upload nobody registered (yet): kept
+    assert s3_post(unregistered, "b.bin", b"c" * 10).status_code == 201
+    assert sweep(runtime) == 1
+    keys = {o.key for o in runtime.store("au1").list_keys(f"{trial.account_id}/")}
+    assert upload_url(post, "a.bin").removeprefix(post["url"]) not in keys
+    assert upload_url(unregistered, "b.bin").removeprefix(unregistered["url"]) in keys
+    assert _used(runtime, trial.account_id) == 1000

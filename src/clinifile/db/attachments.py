@@ -44,12 +44,14 @@ def notify_new_work(session: Session) -> None:
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
-def claimed_temp_keys(session: Session, keys: list[str]) -> set[str]:
-    """Which of these temp keys back an attachment (in any state)."""
+def temp_key_states(session: Session, keys: list[str]) -> dict[str, AttachmentState]:
+    """The state of the attachment each of these temp keys backs (absent: none)."""
     if not keys:
-        return set()
-    rows = session.scalars(select(Attachment.temp_key).where(Attachment.temp_key.in_(keys)))
-    return set(rows)
+        return {}
+    rows = session.execute(
+        select(Attachment.temp_key, Attachment.state).where(Attachment.temp_key.in_(keys))
+    )
+    return {key: AttachmentState(state) for key, state in rows}
 
 
 def release_leases(session: Session, owner: str) -> int:

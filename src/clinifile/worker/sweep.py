@@ -1,24 +1,39 @@
-"""Deletes abandoned uploads: temp objects that no attachment claims, older than an age.
-
-An upload becomes abandoned when the client never registers it. Objects that back an
-attachment (in any state) are never deleted here.
+"""Deletes uploads nobody will process:
+- abandoned: temp objects no attachment claims, older than an age (the client never
+  registered them, or registration refused them);
+- left over: temp objects whose attachment is already completed or failed, at any age. The
+  worker deletes the upload when it finishes, but the presigned post stays valid for its
+  expiry, and a client can post to the same key again after that; nothing would count or
+  remove those bytes otherwise.
+Objects whose attachment is pending or being processed are never deleted here.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from clinifile.db import attachments as attachments_db
 from clinifile.db.models import Account
 from clinifile.db.types import utcnow
+from clinifile.domain.states import AttachmentState
 from clinifile.runtime import Runtime
+from clinifile.storage.base import ObjectInfo
 
 log = logging.getLogger(__name__)
 
 TEMP_MARK = "/attachments/temp/"
+
+
+FINISHED = {AttachmentState.COMPLETED, AttachmentState.FAILED}
+
+
+def _doomed(info: ObjectInfo, state: AttachmentState | None, cutoff: datetime) -> bool:
+    if state is None:
+        return info.last_modified is not None and info.last_modified <= cutoff
+    return state in FINISHED
 
 
 def sweep(runtime: Runtime, min_age_seconds: float | None = None) -> int:
@@ -35,18 +50,12 @@ def sweep(runtime: Runtime, min_age_seconds: float | None = None) -> int:
             )
         for account_id in account_ids:
             for page in store.iter_keys(f"{account_id}/patients/"):
-                old = [
-                    o.key
-                    for o in page
-                    if TEMP_MARK in o.key
-                    and o.last_modified is not None
-                    and o.last_modified <= cutoff
-                ]
-                for start in range(0, len(old), settings.sweep_batch_size):
-                    batch = old[start : start + settings.sweep_batch_size]
+                temps = [o for o in page if TEMP_MARK in o.key]
+                for start in range(0, len(temps), settings.sweep_batch_size):
+                    batch = temps[start : start + settings.sweep_batch_size]
                     with runtime.sessions() as session:
-                        claimed = attachments_db.claimed_temp_keys(session, batch)
-                    doomed = [k for k in batch if k not in claimed]
+                        states = attachments_db.temp_key_states(session, [o.key for o in batch])
+                    doomed = [o.key for o in batch if _doomed(o, states.get(o.key), cutoff)]
                     store.delete_many(doomed)
                     deleted += len(doomed)
     if deleted:
