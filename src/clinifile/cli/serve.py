@@ -55,7 +55,9 @@ def _announce(runtime: Runtime, base: str, console: Console) -> None:
     else:
         return
     console.print(f"[bold]clinifile[/bold] is serving on {base}")
-    console.print(f"The page for clinic staff: {base}/app/ (sign in with the key below)")
+    console.print(
+        f"The page for clinic staff: {base}/app/ (sign in with the key below)", soft_wrap=True
+    )
     console.print(f"Demo trial account {account_id}, patient {patient_id}. API key:")
     console.print(key, markup=False, highlight=False, soft_wrap=True)
     console.print("\nTry the whole upload flow (paste into bash):\n")
