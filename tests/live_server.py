@@ -1,11 +1,14 @@
 """A real clinifile HTTP server (uvicorn in a thread) with a worker, for the client's and the
-page's tests."""
+page's tests; their conftests import the fixtures below."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 import uvicorn
 
 from clinifile.api.app import create_app
@@ -40,3 +43,17 @@ class LiveServer:
             self._server.should_exit = True
             self._thread.join(10)
             self._workers.stop(10)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A client of the HTTP API does not care which database the server uses: SQLite."""
+    return f"sqlite:///{tmp_path}/served.db"
+
+
+@pytest.fixture
+def server(runtime: Runtime) -> Iterator[LiveServer]:
+    live = LiveServer(runtime)
+    live.start()
+    yield live
+    live.stop()

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from clinifile.runtime import Runtime
-from tests.live_server import LiveServer
+from tests.live_server import database_url, server
 from tests.services import missing_service
+
+__all__ = ["database_url", "server"]
 
 CHROMIUM = os.environ.get("CLINIFILE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,20 +25,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """The page does not care which database the server uses: SQLite here."""
-    return f"sqlite:///{tmp_path}/page.db"
-
-
-@pytest.fixture
-def server(runtime: Runtime) -> Iterator[LiveServer]:
-    live = LiveServer(runtime)
-    live.start()
-    yield live
-    live.stop()
 
 
 @pytest.fixture
