@@ -74,6 +74,8 @@ def test_lists_follow_next_links_lazily(server: LiveServer, tenant: Tenant, tmp_
             for i in range(5)
         ]
         assert [r["id"] for r in client.attachments(per_page=2)] == ids
+        for attachment_id in ids:  # size is known once processed
+            client.wait(attachment_id, timeout=30)
         assert [r["id"] for r in client.attachments(size=">=3", sort="id:desc")] == ids[2:][::-1]
 
 
