@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from clinifile.db import listing
 from clinifile.db.models import Attachment
 from clinifile.db.types import rowcount, utcnow
-from clinifile.domain.queries import Filter, Sort, names_archived
+from clinifile.domain.queries import ListQuery, names_archived
 from clinifile.domain.states import AttachmentState
 
 
@@ -100,18 +100,14 @@ def page(
     account_id: int,
     *,
     patient_id: int | None,
-    filters: list[Filter],
-    sorts: list[Sort],
-    offset: int,
-    limit: int,
+    list_query: ListQuery,
 ) -> tuple[list[Attachment], int]:
     query = select(Attachment).where(Attachment.account_id == account_id)
     if patient_id is not None:
         query = query.where(Attachment.patient_id == patient_id)
-    if not names_archived(filters):
+    if not names_archived(list_query.filters):
         query = query.where(Attachment.archived_at.is_(None))
-    query, count = listing.apply(query, COLUMNS, filters, sorts, Attachment.id)
-    return listing.page(session, query, count, offset=offset, limit=limit)
+    return listing.page(session, query, COLUMNS, Attachment.id, list_query)
 
 
 def update_fields(session: Session, attachment: Attachment, **fields: Any) -> None:

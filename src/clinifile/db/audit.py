@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from clinifile.db import listing
 from clinifile.db.models import AuditEvent
 from clinifile.db.types import utcnow
-from clinifile.domain.queries import Filter, Sort
+from clinifile.domain.queries import ListQuery
 
 
 def append(session: Session, **fields: Any) -> AuditEvent:
@@ -42,12 +42,7 @@ COLUMNS: dict[str, Any] = {
 def page(
     session: Session,
     account_id: int,
-    *,
-    filters: list[Filter],
-    sorts: list[Sort],
-    offset: int,
-    limit: int,
+    list_query: ListQuery,
 ) -> tuple[list[AuditEvent], int]:
     query = select(AuditEvent).where(AuditEvent.account_id == account_id)
-    query, count = listing.apply(query, COLUMNS, filters, sorts, AuditEvent.id)
-    return listing.page(session, query, count, offset=offset, limit=limit)
+    return listing.page(session, query, COLUMNS, AuditEvent.id, list_query)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from clinifile.domain.queries import Filter, Sort
+from clinifile.domain.queries import Filter, ListQuery
 
 
 def _escape_like(text: str) -> str:
@@ -42,20 +42,17 @@ def condition(column: Any, f: Filter) -> ColumnElement[bool]:
     raise AssertionError(f"unhandled operator {op}")
 
 
-def apply(
-    query: Select[Any],
-    columns: dict[str, Any],
-    filters: list[Filter],
-    sorts: list[Sort],
-    id_column: Any,
+def _filtered(
+    query: Select[Any], columns: dict[str, Any], list_query: ListQuery, id_column: Any
 ) -> tuple[Select[Any], Select[Any]]:
     """The filtered query, ordered (id breaks ties), and its count query."""
-    for f in filters:
+    for f in list_query.filters:
         query = query.where(condition(columns[f.field], f))
     # count straight from the table (an index-only scan where an index covers the filters)
     count = select(func.count()).select_from(query.get_final_froms()[0])
     if query.whereclause is not None:
         count = count.where(query.whereclause)
+    sorts = list_query.sorts
     order = [columns[s.field].desc() if s.descending else columns[s.field].asc() for s in sorts]
     if not any(s.field == "id" for s in sorts):
         order.append(id_column.asc())
@@ -63,8 +60,15 @@ def apply(
 
 
 def page(
-    session: Session, query: Select[Any], count: Select[Any], *, offset: int, limit: int
+    session: Session,
+    query: Select[Any],
+    columns: dict[str, Any],
+    id_column: Any,
+    list_query: ListQuery,
 ) -> tuple[list[Any], int]:
+    """One page of query's rows under list_query's filters, sort and position, and how
+    many rows match in all."""
+    query, count = _filtered(query, columns, list_query, id_column)
     total = session.scalar(count) or 0
-    rows = session.scalars(query.offset(offset).limit(limit)).all()
+    rows = session.scalars(query.offset(list_query.offset).limit(list_query.per_page)).all()
     return list(rows), int(total)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from clinifile.db import listing
 from clinifile.db.models import Account, Patient
 from clinifile.db.types import utcnow
-from clinifile.domain.queries import Filter, Sort, names_archived
+from clinifile.domain.queries import ListQuery, names_archived
 
 
 def create(
@@ -81,14 +81,9 @@ COLUMNS: dict[str, Any] = {
 def page(
     session: Session,
     account_id: int,
-    *,
-    filters: list[Filter],
-    sorts: list[Sort],
-    offset: int,
-    limit: int,
+    list_query: ListQuery,
 ) -> tuple[list[Patient], int]:
     query = select(Patient).where(Patient.account_id == account_id)
-    if not names_archived(filters):
+    if not names_archived(list_query.filters):
         query = query.where(Patient.archived_at.is_(None))
-    query, count = listing.apply(query, COLUMNS, filters, sorts, Patient.id)
-    return listing.page(session, query, count, offset=offset, limit=limit)
+    return listing.page(session, query, COLUMNS, Patient.id, list_query)

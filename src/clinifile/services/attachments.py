@@ -107,13 +107,7 @@ def page(
         if not known:
             raise NotFound("patient")
         return attachments_db.page(
-            session,
-            principal.account_id,
-            patient_id=patient_id,
-            filters=query.filters,
-            sorts=query.sorts,
-            offset=query.offset,
-            limit=query.per_page,
+            session, principal.account_id, patient_id=patient_id, list_query=query
         )
 
 

@@ -49,11 +49,4 @@ def get(runtime: Runtime, principal: Principal, event_id: int) -> AuditEvent:
 
 def page(runtime: Runtime, principal: Principal, query: ListQuery) -> tuple[list[AuditEvent], int]:
     with runtime.sessions() as session:
-        return audit_db.page(
-            session,
-            principal.account_id,
-            filters=query.filters,
-            sorts=query.sorts,
-            offset=query.offset,
-            limit=query.per_page,
-        )
+        return audit_db.page(session, principal.account_id, query)

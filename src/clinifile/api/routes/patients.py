@@ -28,14 +28,7 @@ def list_patients(
     request: Request, runtime: RuntimeDep, principal: PrincipalDep, query: PatientListQuery
 ) -> dict[str, Any]:
     with runtime.sessions() as session:
-        rows, total = patients_db.page(
-            session,
-            principal.account_id,
-            filters=query.filters,
-            sorts=query.sorts,
-            offset=query.offset,
-            limit=query.per_page,
-        )
+        rows, total = patients_db.page(session, principal.account_id, query)
     records = [presenters.patient(request, row) for row in rows]
     return presenters.page(request, "patients", records, total, query)
 
