@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clinifile.cli.logs import FORMAT, QUIET_LOGGERS
-from clinifile.redaction import protect_library_loggers
+from clinifile.cli.logs import FORMAT, keep_libraries_quiet
 
 DIR_VARIABLE = "CLINIFILE_TEST_LOG_DIR"
 KNOWN_SECRETS_SUFFIX = ".secrets"
@@ -56,9 +55,7 @@ def capture_this_process() -> None:
     handler.setFormatter(logging.Formatter(FORMAT))
     logging.getLogger().addHandler(handler)
     everything_at_debug()
-    for quiet in QUIET_LOGGERS:
-        logging.getLogger(quiet).setLevel(logging.WARNING)
-    protect_library_loggers()
+    keep_libraries_quiet()  # the product's policy, as every command applies it
 
 
 def everything_at_debug() -> None:

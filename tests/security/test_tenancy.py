@@ -51,13 +51,14 @@ class World:
     attackers_download_url: str  # a genuine one, for the attacker's own file
 
     def as_attacker(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.api.client.request(
-            method, path, auth=self.attacker.auth, follow_redirects=False, **kwargs
-        )
+        return self._call(self.attacker, method, path, **kwargs)
 
     def as_victim(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self._call(self.victim, method, path, **kwargs)
+
+    def _call(self, who: Clinic, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self.api.client.request(
-            method, path, auth=self.victim.auth, follow_redirects=False, **kwargs
+            method, path, auth=who.auth, follow_redirects=False, **kwargs
         )
 
 

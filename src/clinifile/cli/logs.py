@@ -32,6 +32,12 @@ def configure_logging(level: str = "info", handler: logging.Handler | None = Non
     setattr(handler, _HANDLER_MARK, True)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    keep_libraries_quiet()
+
+
+def keep_libraries_quiet() -> None:
+    """The loggers that would log URLs, signatures or SQL parameters: at WARNING, and
+    httpx's lines redacted."""
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     protect_library_loggers()

@@ -62,7 +62,7 @@ def _status(error: Exception) -> int:
 def _translate(error: Exception, key: str) -> Exception:
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        status = _status(error)
         if code in _NOT_FOUND:
             return ObjectNotFound(f"object {key!r} does not exist")
         if code in _PRECONDITION:
