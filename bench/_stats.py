@@ -12,7 +12,3 @@ def summary(values: list[float]) -> dict[str, float]:
         "max": round(max(values), 3),
     }
 
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
