@@ -35,8 +35,8 @@ from clinifile.config import Settings
 from clinifile.db.models import Attachment
 from clinifile.runtime import Runtime
 from clinifile.services import accounts, attachments
-from clinifile.services.keys import authenticate
-from clinifile.services.keys_layout import temp_prefix
+from clinifile.services.api_keys import authenticate
+from clinifile.services.object_keys import temp_prefix
 from clinifile.services.uploads import issue_temp_id
 from clinifile.storage.seaweed import EmbeddedSeaweed
 from clinifile.worker.runner import WorkerPool

@@ -436,7 +436,7 @@ def test_cli_ctrl_c_leaves_nothing_half_registered(
 
 def _presigned(server: LiveServer, tenant: Tenant) -> bool:
     """The CLI has asked for its presigned post (the rate limiter counted its key)."""
-    from clinifile.services.keys import hash_key
+    from clinifile.services.api_keys import hash_key
 
     decision = server.runtime.limiter._limiter.get_window_stats(
         server.runtime.limiter._item, hash_key(tenant.key)

@@ -8,7 +8,7 @@ import hashlib
 import os
 
 from clinifile.runtime import Runtime
-from clinifile.services.keys_layout import permanent_key
+from clinifile.services.object_keys import permanent_key
 from tests import samples
 from tests.factories import Api, Tenant, s3_post, upload_url
 

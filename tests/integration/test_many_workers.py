@@ -18,8 +18,8 @@ from clinifile.db import accounts as accounts_db
 from clinifile.db.models import Attachment
 from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.services import attachments
-from clinifile.services.keys import Principal, authenticate
-from clinifile.services.keys_layout import temp_prefix
+from clinifile.services.api_keys import Principal, authenticate
+from clinifile.services.object_keys import temp_prefix
 from clinifile.services.uploads import issue_temp_id
 from clinifile.storage.seaweed import EmbeddedSeaweed
 from clinifile.worker.runner import Worker, WorkerPool

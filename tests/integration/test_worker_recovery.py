@@ -13,7 +13,7 @@ from clinifile.db.models import Attachment
 from clinifile.db.types import utcnow
 from clinifile.runtime import Runtime
 from clinifile.services.filenames import safe_filename
-from clinifile.services.keys_layout import permanent_key
+from clinifile.services.object_keys import permanent_key
 from clinifile.worker.processing import process
 from clinifile.worker.promotion import inspect, promote
 from clinifile.worker.runner import Worker

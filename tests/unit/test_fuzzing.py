@@ -21,7 +21,7 @@ from clinifile.domain.queries import (
     parse_sort,
 )
 from clinifile.services.filenames import content_disposition, safe_filename
-from clinifile.services.keys_layout import patient_temp_root
+from clinifile.services.object_keys import patient_temp_root
 from clinifile.services.uploads import InvalidUploadUrl, issue_temp_id, upload_key
 
 SECRET = b"fuzzing secret"

@@ -4,7 +4,7 @@ import pytest
 
 from clinifile.api.deps import parse_id
 from clinifile.errors import NotFound
-from clinifile.services.keys import hash_key, new_key, shard_of
+from clinifile.services.api_keys import hash_key, new_key, shard_of
 
 
 @pytest.mark.parametrize("value", ["1", "42", str(2**63 - 1)])

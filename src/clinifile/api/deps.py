@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from clinifile.api.errors import BadRequest
 from clinifile.errors import AuthenticationFailed, NotFound, RateLimited
 from clinifile.runtime import Runtime
-from clinifile.services.keys import Principal, authenticate, hash_key
+from clinifile.services.api_keys import Principal, authenticate, hash_key
 
 MAX_ID = 2**63 - 1
 

@@ -12,7 +12,7 @@ from clinifile.db import patients as patients_db
 from clinifile.db.models import Account
 from clinifile.errors import NotFound
 from clinifile.runtime import Runtime
-from clinifile.services.keys import create_key
+from clinifile.services.api_keys import create_key
 
 PLANS = ("trial", "paid")
 

@@ -18,7 +18,7 @@ from clinifile.runtime import Runtime
 from clinifile.services import audit
 from clinifile.services.audit import Action
 from clinifile.services.filenames import content_disposition
-from clinifile.services.keys import Principal
+from clinifile.services.api_keys import Principal
 from clinifile.services.uploads import InvalidUploadUrl, storage_limit_error, upload_key
 from clinifile.storage.base import ObjectInfo
 

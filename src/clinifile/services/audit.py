@@ -13,7 +13,7 @@ from clinifile.db.models import Attachment, AuditEvent
 from clinifile.domain.queries import ListQuery
 from clinifile.errors import NotFound
 from clinifile.runtime import Runtime
-from clinifile.services.keys import Principal
+from clinifile.services.api_keys import Principal
 
 USER_AGENT_MAX = 255
 

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from clinifile.services.keys import Principal
+from clinifile.services.api_keys import Principal
 
 
 class PrincipalCache:

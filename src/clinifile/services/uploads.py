@@ -16,7 +16,7 @@ from clinifile.config import Settings
 from clinifile.db import accounts as accounts_db
 from clinifile.db.models import Account
 from clinifile.errors import ValidationFailed
-from clinifile.services.keys_layout import patient_temp_root, temp_prefix
+from clinifile.services.object_keys import patient_temp_root, temp_prefix
 from clinifile.storage.base import ObjectStore, PresignedPost
 
 MAX_KEY_BYTES = 1024

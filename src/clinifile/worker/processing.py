@@ -15,7 +15,7 @@ from clinifile.domain.states import AttachmentState
 from clinifile.errors import StorageError
 from clinifile.runtime import Runtime
 from clinifile.services.filenames import safe_filename
-from clinifile.services.keys_layout import permanent_key
+from clinifile.services.object_keys import permanent_key
 from clinifile.worker.promotion import UploadMissing, inspect, promote
 
 log = logging.getLogger(__name__)
