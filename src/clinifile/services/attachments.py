@@ -16,9 +16,9 @@ from clinifile.domain.states import AttachmentState
 from clinifile.errors import NotFound, ProcessingNotComplete, ValidationFailed
 from clinifile.runtime import Runtime
 from clinifile.services import audit
+from clinifile.services.api_keys import Principal
 from clinifile.services.audit import Action
 from clinifile.services.filenames import content_disposition
-from clinifile.services.api_keys import Principal
 from clinifile.services.uploads import InvalidUploadUrl, storage_limit_error, upload_key
 from clinifile.storage.base import ObjectInfo
 
