@@ -10,7 +10,7 @@ from urllib.parse import quote
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from clinifile.domain.queries import (
+from clinifile.api.query_language import (
     ALLOWED,
     ATTACHMENT_FIELDS,
     OPERATORS,

@@ -11,12 +11,10 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from clinifile.api.errors import BadRequest
+from clinifile.api.query_language import MAX_ID
 from clinifile.errors import AuthenticationFailed, NotFound, RateLimited
 from clinifile.runtime import Runtime
 from clinifile.services.api_keys import Principal, authenticate, hash_key
-
-MAX_ID = 2**63 - 1
-
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in its
 # thread pool, and those hops cost more than the work on the presign path.

@@ -9,17 +9,17 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from clinifile.api.errors import BadRequest
-from clinifile.domain.queries import (
+from clinifile.api.query_language import (
     ATTACHMENT_FIELDS,
     AUDIT_EVENT_FIELDS,
     ONE_PATIENTS_ATTACHMENT_FIELDS,
     PATIENT_FIELDS,
     BadQuery,
     FieldType,
-    ListQuery,
     parse_filters,
     parse_sort,
 )
+from clinifile.domain.queries import ListQuery
 
 
 def _to_id(value: object) -> int:
