@@ -24,13 +24,14 @@ class LiveServer:
             self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.runtime = runtime
+        self.app = create_app(runtime)
         self._server: uvicorn.Server | None = None
         self._workers = WorkerPool(runtime, concurrency=1)
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         config = uvicorn.Config(
-            create_app(self.runtime), host="127.0.0.1", port=self.port, log_level="warning"
+            self.app, host="127.0.0.1", port=self.port, log_level="warning"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -16,8 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from clinifile.config import Settings
 from clinifile.db.engine import READ_ONLY, make_engine, make_sessionmaker
 from clinifile.errors import StorageError
-from clinifile.services.principal_cache import PrincipalCache
-from clinifile.services.rate_limits import RateLimiter
 from clinifile.storage.base import ObjectStore
 from clinifile.storage.s3 import S3Store, make_client
 
@@ -34,10 +32,8 @@ class Runtime:
     read_engine: Engine
     stores: dict[str, ObjectStore]
     secret: bytes
-    limiter: RateLimiter
-    principals: PrincipalCache
     # set when new work is enqueued, so an in-process worker wakes at once
-    work_available: threading.Event = field(default_factory=threading.Event)
+    _work_available: threading.Event = field(default_factory=threading.Event)
 
     def store(self, region: str) -> ObjectStore:
         return self.stores[region]
@@ -51,6 +47,16 @@ class Runtime:
         """A session whose work commits at the end of the block, or rolls back on error."""
         with self.writer_sessions() as session, session.begin():
             yield session
+
+    def work_enqueued(self) -> None:
+        """Wakes this process's workers: new work was just committed (other processes
+        learn of it by polling or PostgreSQL's NOTIFY)."""
+        self._work_available.set()
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Returns when work_enqueued is called, or after timeout seconds."""
+        self._work_available.wait(timeout)
+        self._work_available.clear()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -89,12 +95,6 @@ def build_runtime(settings: Settings) -> Runtime:
         read_engine=engine.execution_options(**{READ_ONLY: True}),
         stores=stores,
         secret=load_secret(settings),
-        principals=PrincipalCache(settings.auth_cache_seconds),
-        limiter=RateLimiter(
-            settings.rate_limit_storage,
-            settings.rate_limit_per_minute,
-            settings.rate_limit_key_prefix,
-        ),
     )
 
 

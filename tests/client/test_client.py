@@ -438,9 +438,8 @@ def _presigned(server: LiveServer, tenant: Tenant) -> bool:
     """The CLI has asked for its presigned post (the rate limiter counted its key)."""
     from clinifile.services.api_keys import hash_key
 
-    decision = server.runtime.limiter._limiter.get_window_stats(
-        server.runtime.limiter._item, hash_key(tenant.key)
-    )
+    limiter = server.app.state.limiter
+    decision = limiter._limiter.get_window_stats(limiter._item, hash_key(tenant.key))
     return decision.remaining < server.runtime.settings.rate_limit_per_minute
 
 

@@ -13,6 +13,8 @@ from clinifile.api import errors
 from clinifile.api.deps import require_user_agent
 from clinifile.api.middleware import BodySizeLimit, ForwardedHeaders, SafeHeaders
 from clinifile.api.openapi import openapi_document, operation_id
+from clinifile.api.principal_cache import PrincipalCache
+from clinifile.api.rate_limits import RateLimiter
 from clinifile.api.routes import attachments, audit_events, patients
 from clinifile.errors import StorageError
 from clinifile.runtime import Runtime
@@ -29,6 +31,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
+    settings = runtime.settings
+    app.state.principals = PrincipalCache(settings.auth_cache_seconds)
+    app.state.limiter = RateLimiter(
+        settings.rate_limit_storage, settings.rate_limit_per_minute, settings.rate_limit_key_prefix
+    )
     errors.install(app)
     for router in (patients.router, attachments.router, audit_events.router):
         app.include_router(router, dependencies=[Depends(require_user_agent)])

@@ -11,7 +11,9 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from clinifile.api.errors import BadRequest
+from clinifile.api.principal_cache import PrincipalCache
 from clinifile.api.query_language import MAX_ID
+from clinifile.api.rate_limits import RateLimiter
 from clinifile.errors import AuthenticationFailed, NotFound, RateLimited
 from clinifile.runtime import Runtime
 from clinifile.services.api_keys import Principal, authenticate, hash_key
@@ -53,11 +55,12 @@ async def get_principal(
     limit."""
     raw_key = _basic_user(request)
     key_hash = hash_key(raw_key)
-    principal = runtime.principals.get(key_hash) if raw_key else None
+    principals: PrincipalCache = request.app.state.principals
+    principal = principals.get(key_hash) if raw_key else None
     if principal is None:
         principal = await run_in_threadpool(_authenticate, runtime, raw_key)
-        runtime.principals.put(key_hash, principal)
-    limiter = runtime.limiter
+        principals.put(key_hash, principal)
+    limiter: RateLimiter = request.app.state.limiter
     hit = limiter.hit
     key = principal.key.key_hash
     decision = hit(key) if limiter.in_memory else await run_in_threadpool(hit, key)

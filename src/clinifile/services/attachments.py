@@ -87,7 +87,7 @@ def create(
     except IntegrityError as error:
         # the unique temp_key: this upload already backs an attachment
         raise ValidationFailed(INVALID_UPLOAD) from error
-    runtime.work_available.set()
+    runtime.work_enqueued()
     return attachment
 
 

@@ -67,7 +67,6 @@ class Worker:
 
     def run(self) -> None:
         log.info("worker %s started", self.owner)
-        wake = self.runtime.work_available
         while not self._stop.is_set():
             try:
                 if self.run_once():
@@ -75,8 +74,7 @@ class Worker:
                 self._maybe_sweep()
             except Exception:
                 log.exception("worker %s: unexpected error; continuing", self.owner)
-            wake.wait(self.runtime.settings.worker_poll_seconds)
-            wake.clear()
+            self.runtime.wait_for_work(self.runtime.settings.worker_poll_seconds)
         log.info("worker %s stopped", self.owner)
 
     def start(self) -> threading.Thread:
@@ -112,7 +110,7 @@ class WorkerPool:
 
     def start(self) -> None:
         self.wakeup = start_wakeup(
-            self.runtime.settings.resolved_database_url(), self.runtime.work_available
+            self.runtime.settings.resolved_database_url(), self.runtime.work_enqueued
         )
         for worker in self.workers:
             worker.start()
@@ -122,7 +120,7 @@ class WorkerPool:
         leases of those that did not."""
         for worker in self.workers:
             worker.request_stop()
-        self.runtime.work_available.set()
+        self.runtime.work_enqueued()
         deadline = time.monotonic() + timeout
         for worker in self.workers:
             if not worker.join(max(0.0, deadline - time.monotonic())):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -22,11 +23,11 @@ def _conninfo(database_url: str) -> str:
 
 
 class PostgresWakeup:
-    """A thread that sets `event` whenever an attachment is enqueued anywhere."""
+    """A thread that calls `wake` whenever an attachment is enqueued anywhere."""
 
-    def __init__(self, database_url: str, event: threading.Event) -> None:
+    def __init__(self, database_url: str, wake: Callable[[], None]) -> None:
         self._conninfo = _conninfo(database_url)
-        self._event = event
+        self._wake = wake
         self._stop = threading.Event()
         # set while LISTEN is in place (for readiness checks and tests)
         self.listening = threading.Event()
@@ -48,16 +49,16 @@ class PostgresWakeup:
                     log.debug("listening for new attachments")
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0):
-                            self._event.set()
+                            self._wake()
             except psycopg.Error as error:
                 self.listening.clear()
                 log.warning("wake-up listener lost its connection (%s); polling meanwhile", error)
                 self._stop.wait(2.0)
 
 
-def start_wakeup(database_url: str, event: threading.Event) -> PostgresWakeup | None:
+def start_wakeup(database_url: str, wake: Callable[[], None]) -> PostgresWakeup | None:
     if not database_url.startswith("postgresql"):
         return None
-    wakeup = PostgresWakeup(database_url, event)
+    wakeup = PostgresWakeup(database_url, wake)
     wakeup.start()
     return wakeup
