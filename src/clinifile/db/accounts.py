@@ -39,13 +39,6 @@ def first_user(session: Session, account_id: int) -> User:
     return user
 
 
-def remaining_bytes(account: Account) -> int | None:
-    """Bytes the account may still store, or None when it has no limit."""
-    if account.storage_limit_bytes is None:
-        return None
-    return max(0, account.storage_limit_bytes - account.storage_used_bytes)
-
-
 def reserve(session: Session, account_id: int, nbytes: int) -> bool:
     """Counts nbytes against the account unless that would pass its limit.
 

@@ -15,7 +15,7 @@ from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState
 from clinifile.errors import NotFound, ProcessingNotComplete, ValidationFailed
 from clinifile.runtime import Runtime
-from clinifile.services import audit
+from clinifile.services import audit, patients
 from clinifile.services.api_keys import Principal
 from clinifile.services.audit import Action
 from clinifile.services.filenames import content_disposition
@@ -61,9 +61,7 @@ def create(
     conditional UPDATE and the temp key's unique index makes a second registration fail.
     """
     account_id = principal.account_id
-    with runtime.sessions() as session:
-        patient = patients_db.get(session, account_id, patient_id)
-    if patient is None or patient.archived_at is not None:
+    if patients.active_patients_account(runtime, account_id, patient_id) is None:
         raise ValidationFailed({"patient_id": "does not exist"})
     info = _find_uploaded_object(runtime, principal, patient_id, upload_url)
     try:

@@ -13,8 +13,8 @@ import secrets
 from urllib.parse import unquote
 
 from clinifile.config import Settings
-from clinifile.db import accounts as accounts_db
 from clinifile.db.models import Account
+from clinifile.domain.storage import remaining_bytes, upload_max_bytes
 from clinifile.errors import ValidationFailed
 from clinifile.services.object_keys import patient_temp_root, temp_prefix
 from clinifile.storage.base import ObjectStore, PresignedPost
@@ -60,12 +60,10 @@ def presign(
     settings: Settings, store: ObjectStore, secret: bytes, account: Account, patient_id: int
 ) -> PresignedPost:
     """A presigned post for one patient, limited by file size and remaining storage."""
-    max_bytes = settings.max_file_size_bytes
-    remaining = accounts_db.remaining_bytes(account)
-    if remaining is not None:
-        if remaining < 1:
-            raise storage_limit_error(account)
-        max_bytes = min(max_bytes, remaining)
+    remaining = remaining_bytes(account.storage_limit_bytes, account.storage_used_bytes)
+    if remaining is not None and remaining < 1:
+        raise storage_limit_error(account)
+    max_bytes = upload_max_bytes(settings.max_file_size_bytes, remaining)
     temp_id = issue_temp_id(secret, account.id, patient_id)
     return store.presign_post(
         temp_prefix(account.id, patient_id, temp_id), max_bytes, settings.presign_expires_seconds
