@@ -6,6 +6,8 @@
     ├── ValidationFailed         request data is wrong; carries {field: message}
     ├── RateLimited              too many requests for one API key
     ├── ProcessingNotComplete    content asked for before the worker finished
+    ├── OverQuota                an upload grew past its account's storage limit (worker)
+    ├── LeaseLost                a worker no longer holds the job it was running
     └── StorageError             the object store failed
         ├── ObjectNotFound       the key does not exist
         ├── PreconditionFailed   a conditional copy found a different object
@@ -49,6 +51,16 @@ class RateLimited(ClinifileError):
 
 class ProcessingNotComplete(ClinifileError):
     pass
+
+
+class OverQuota(ClinifileError):
+    pass
+
+
+class LeaseLost(ClinifileError):
+    """Another run holds the job now (the lease ran out, or it was handed back): the step
+    changed nothing, and the job ends quietly. Not a LookupError, so a bug's KeyError is
+    never taken for one."""
 
 
 class StorageError(ClinifileError):

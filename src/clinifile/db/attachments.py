@@ -12,11 +12,13 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from clinifile.db import accounts as accounts_db
 from clinifile.db import listing
 from clinifile.db.models import Attachment
 from clinifile.db.types import rowcount, utcnow
 from clinifile.domain.queries import ListQuery, names_archived
 from clinifile.domain.states import AttachmentState
+from clinifile.errors import LeaseLost, OverQuota
 
 
 def insert(session: Session, **fields: Any) -> Attachment:
@@ -157,18 +159,74 @@ def claim_next(session: Session, *, owner: str, lease_seconds: int) -> int | Non
     return attachment_id if rowcount(result) == 1 else None
 
 
-def _transition(session: Session, attachment_id: int, owner: str, **values: Any) -> bool:
+def leased(session: Session, attachment_id: int, owner: str) -> Attachment | None:
+    """The attachment if owner holds its lease, else None."""
+    return session.scalars(
+        select(Attachment).where(
+            Attachment.id == attachment_id,
+            Attachment.state == AttachmentState.PROCESSING,
+            Attachment.lease_owner == owner,
+        )
+    ).first()
+
+
+def _update_leased(
+    session: Session, attachment_id: int, owner: str, *also: Any, **values: Any
+) -> bool:
+    """One conditional UPDATE of an attachment leased to owner (and matching `also`)."""
     result = session.execute(
         update(Attachment)
         .where(
             Attachment.id == attachment_id,
             Attachment.state == AttachmentState.PROCESSING,
             Attachment.lease_owner == owner,
+            *also,
         )
-        .values(updated_at=utcnow(), lease_owner=None, lease_expires_at=None, **values)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return rowcount(result) == 1
+
+
+def _transition(
+    session: Session, attachment_id: int, owner: str, *also: Any, **values: Any
+) -> bool:
+    """Ends owner's lease with a new state."""
+    return _update_leased(
+        session,
+        attachment_id,
+        owner,
+        *also,
+        updated_at=utcnow(),
+        lease_owner=None,
+        lease_expires_at=None,
+        **values,
+    )
+
+
+def settle_reservation(
+    session: Session, attachment_id: int, owner: str, *, account_id: int, expected: int, size: int
+) -> None:
+    """Counts size bytes for the leased attachment instead of the expected bytes it counts
+    now, and the difference against its account, in the caller's transaction.
+
+    LeaseLost if owner no longer holds the lease or the count is no longer `expected`;
+    OverQuota if the larger size does not fit the account's limit. Either way the caller's
+    transaction must roll back (runtime.transaction() does), so nothing is counted.
+    The attachment is updated first: a lost lease touches no account row.
+    """
+    if not _update_leased(
+        session, attachment_id, owner, Attachment.reserved_bytes == expected, reserved_bytes=size
+    ):
+        raise LeaseLost(f"attachment {attachment_id} is no longer leased to {owner!r}")
+    delta = size - expected
+    if delta > 0 and not accounts_db.reserve(session, account_id, delta):
+        raise OverQuota(
+            f"the upload is {size} bytes, {delta} more than when it was registered, "
+            f"and account {account_id}'s storage limit has no room for them"
+        )
+    if delta < 0:
+        accounts_db.release(session, account_id, -delta)
 
 
 def mark_completed(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
@@ -195,12 +253,27 @@ def mark_retry(
     )
 
 
-def mark_failed(session: Session, attachment_id: int, owner: str, *, reason: str) -> bool:
-    return _transition(
+def mark_failed(
+    session: Session,
+    attachment_id: int,
+    owner: str,
+    *,
+    reason: str,
+    account_id: int,
+    reserved_bytes: int,
+) -> bool:
+    """Fails the leased attachment and gives the reserved_bytes it counts back to its
+    account, in the caller's transaction; False, changing nothing, if the lease or the
+    count moved on."""
+    won = _transition(
         session,
         attachment_id,
         owner,
+        Attachment.reserved_bytes == reserved_bytes,
         state=AttachmentState.FAILED,
         failure_reason=reason,
         reserved_bytes=0,
     )
+    if won:
+        accounts_db.release(session, account_id, reserved_bytes)
+    return won

@@ -81,12 +81,12 @@ def inspect(
     )
 
 
-def promote(store: ObjectStore, source: Source, permanent_key: str, filename: str) -> ObjectInfo:
+def copy_verified(
+    store: ObjectStore, source: Source, permanent_key: str, filename: str
+) -> ObjectInfo:
     """Copies the source to permanent_key server-side (over whatever is there: an earlier
-    run's copy or anything else), checks the copy's size and SHA-256 against the upload's,
-    then deletes the upload."""
-    if source.already_promoted:
-        return source.info
+    run's copy or anything else) and checks the copy's size and SHA-256 against the
+    upload's; CopyMismatch if they differ. The upload stays."""
     etag = store.copy(
         source.info.key,
         permanent_key,
@@ -99,5 +99,14 @@ def promote(store: ObjectStore, source: Source, permanent_key: str, filename: st
         raise CopyMismatch(
             f"copy of {source.info.key!r} to {permanent_key!r} does not match its source"
         )
+    return copied
+
+
+def promote(store: ObjectStore, source: Source, permanent_key: str, filename: str) -> ObjectInfo:
+    """Puts the source at permanent_key, verified, then deletes the upload; nothing to do
+    when an earlier run already did."""
+    if source.already_promoted:
+        return source.info
+    copied = copy_verified(store, source, permanent_key, filename)
     store.delete(source.info.key)
     return copied

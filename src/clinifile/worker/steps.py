@@ -1,0 +1,155 @@
+"""The steps of processing one leased attachment, each a function a test can stop after, as
+a crash would:
+
+    lease      re-read the row: the Job, or None when owner no longer holds it
+    inspect    find the upload (or an earlier run's copy), detect its type, hash it
+    settle     count the bytes found, not the bytes registered
+    promote    copy to the permanent key, verify, delete the upload
+    complete   record type, size and checksum; the attachment is done
+
+and the two ends a retry rule chooses instead: `retry` and `fail`. Every step that writes
+is one transaction whose UPDATE names the lease it expects, and raises LeaseLost when
+another run holds the job; storage steps raise StorageError (see worker.promotion).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from clinifile.db import attachments as attachments_db
+from clinifile.db.types import utcnow
+from clinifile.errors import LeaseLost, StorageError
+from clinifile.runtime import Runtime
+from clinifile.services.filenames import safe_filename
+from clinifile.services.object_keys import permanent_key
+from clinifile.storage.base import ObjectInfo
+from clinifile.worker import promotion
+from clinifile.worker.promotion import Source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A leased attachment as the job read it when it began."""
+
+    id: int
+    owner: str
+    account_id: int
+    region: str
+    temp_key: str
+    filename: str
+    final_key: str
+    # the claim that leased it counted as an attempt
+    attempts: int
+    # bytes counted against the account for it; settle changes it
+    reserved_bytes: int
+
+
+def lease(runtime: Runtime, attachment_id: int, owner: str) -> Job | None:
+    with runtime.sessions() as session:
+        row = attachments_db.leased(session, attachment_id, owner)
+    if row is None:
+        log.debug("attachment %s is not leased to %s; nothing to do", attachment_id, owner)
+        return None
+    filename = safe_filename(row.temp_key.rsplit("/", 1)[-1])
+    return Job(
+        id=row.id,
+        owner=owner,
+        account_id=row.account_id,
+        region=row.region,
+        temp_key=row.temp_key,
+        filename=filename,
+        final_key=permanent_key(row.account_id, row.patient_id, row.id, filename),
+        attempts=row.attempts,
+        reserved_bytes=row.reserved_bytes,
+    )
+
+
+def inspect(runtime: Runtime, job: Job) -> Source:
+    """UploadMissing when neither the upload nor an earlier run's copy exists."""
+    store = runtime.store(job.region)
+    sniff_bytes = runtime.settings.sniff_bytes
+    return promotion.inspect(store, job.temp_key, job.final_key, job.filename, sniff_bytes)
+
+
+def settle(runtime: Runtime, job: Job, source: Source) -> Job:
+    """Counts the size found for the attachment (the client may have replaced its upload
+    after registering it); OverQuota when a larger size does not fit the account's limit,
+    and then nothing is counted."""
+    size = source.info.size
+    if size == job.reserved_bytes:
+        return job
+    with runtime.transaction() as session:
+        attachments_db.settle_reservation(
+            session,
+            job.id,
+            job.owner,
+            account_id=job.account_id,
+            expected=job.reserved_bytes,
+            size=size,
+        )
+    return replace(job, reserved_bytes=size)
+
+
+def promote(runtime: Runtime, job: Job, source: Source) -> ObjectInfo:
+    return promotion.promote(runtime.store(job.region), source, job.final_key, job.filename)
+
+
+def complete(runtime: Runtime, job: Job, source: Source, stored: ObjectInfo) -> None:
+    with runtime.transaction() as session:
+        won = attachments_db.mark_completed(
+            session,
+            job.id,
+            job.owner,
+            filename=job.filename,
+            content_type=source.content_type,
+            size=stored.size,
+            checksum_sha256=source.sha256,
+            permanent_key=job.final_key,
+            processed_at=utcnow(),
+        )
+    if not won:
+        raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
+    log.info("attachment %s processed: %s, %d bytes", job.id, source.content_type, stored.size)
+
+
+def retry(runtime: Runtime, job: Job, reason: str, *, delay_seconds: float) -> None:
+    """Hands the job back to the queue, due again after delay_seconds."""
+    with runtime.transaction() as session:
+        won = attachments_db.mark_retry(
+            session, job.id, job.owner, delay_seconds=delay_seconds, reason=reason
+        )
+    if not won:
+        raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
+    log.warning(
+        "attachment %s attempt %d failed (%s); retry in %.1fs",
+        job.id,
+        job.attempts,
+        reason,
+        delay_seconds,
+    )
+
+
+def fail(runtime: Runtime, job: Job, reason: str, *, delete_upload: bool = False) -> None:
+    """Fails the attachment for good and gives its counted bytes back; then, when
+    delete_upload, deletes the upload (if that fails, the sweep removes it later)."""
+    with runtime.transaction() as session:
+        won = attachments_db.mark_failed(
+            session,
+            job.id,
+            job.owner,
+            reason=reason,
+            account_id=job.account_id,
+            reserved_bytes=job.reserved_bytes,
+        )
+    if not won:
+        raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
+    log.error("attachment %s failed: %s", job.id, reason)
+    if not delete_upload:
+        return
+    try:
+        runtime.store(job.region).delete(job.temp_key)
+    except StorageError as error:
+        log.warning("attachment %s: upload not deleted (%s); the sweep will", job.id, error)
