@@ -103,6 +103,7 @@ def ensure_buckets(runtime: Runtime, timeout: float = 30.0) -> None:
     while a just-started store warms up."""
     deadline = time.monotonic() + timeout
     for name, store in runtime.stores.items():
+        assert isinstance(store, S3Store)  # bucket set-up is S3's, not the storage interface's
         while True:
             try:
                 store.ensure_bucket()

@@ -33,6 +33,7 @@ from clinifile.storage.seaweed import EmbeddedSeaweed
 from tests import samples
 from tests.factories import Tenant, make_tenant, wait_for
 from tests.live_server import LiveServer
+from tests.objects import list_keys
 
 FAST = RetryPolicy(attempts=6, base=0.1, cap=1.0)
 
@@ -431,7 +432,7 @@ def test_cli_ctrl_c_leaves_nothing_half_registered(
     assert "not registered" in stderr
     with Client(tenant.key, server.url, retry=FAST) as client:
         assert list(client.attachments(archived_at="*")) == []
-    assert not [o for o in store.list_keys(f"{tenant.account_id}/") if "/temp/" not in o.key]
+    assert not [o for o in list_keys(store, f"{tenant.account_id}/") if "/temp/" not in o.key]
 
 
 def _presigned(server: LiveServer, tenant: Tenant) -> bool:

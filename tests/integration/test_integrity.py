@@ -11,6 +11,7 @@ from clinifile.runtime import Runtime
 from clinifile.services.object_keys import permanent_key
 from tests import samples
 from tests.factories import Api, Tenant, s3_post, upload_url
+from tests.objects import list_keys
 
 
 def test_the_record_carries_the_sha256_of_the_uploaded_bytes(api: Api, tenant: Tenant) -> None:
@@ -63,7 +64,7 @@ def test_a_wrong_object_already_at_the_permanent_key_is_replaced_not_trusted(
     assert done["processing_completed"] is True
     assert done["checksum_sha256"] == hashlib.sha256(content).hexdigest()
     assert api.download(tenant, record["id"]).content == content
-    keys = [o.key for o in runtime.store("au1").list_keys(f"{tenant.account_id}/")]
+    keys = [o.key for o in list_keys(runtime.store("au1"), f"{tenant.account_id}/")]
     assert keys == [key], "the upload is deleted once the copy is verified"
 
 

@@ -25,6 +25,7 @@ from clinifile.storage.seaweed import EmbeddedSeaweed
 from clinifile.worker.runner import Worker, WorkerPool
 from clinifile.worker.sweep import sweep
 from tests.factories import Api, Tenant, make_tenant, s3_post, wait_for
+from tests.objects import list_keys
 
 
 def _principal(runtime: Runtime, tenant: Tenant) -> Principal:
@@ -109,7 +110,7 @@ def test_four_worker_processes_process_500_attachments_exactly_once(
         assert set(attempts) == {1}, "every job was claimed once"
         account = accounts_db.get(session, tenant.account_id)
         assert account is not None and account.storage_used_bytes == 500 * 100
-    keys = runtime.store("au1").list_keys(f"{tenant.account_id}/")
+    keys = list_keys(runtime.store("au1"), f"{tenant.account_id}/")
     assert not [o for o in keys if "/temp/" in o.key]
     assert len(keys) == 500 and sum(o.size for o in keys) == 500 * 100
     for process in processes:
@@ -132,7 +133,7 @@ def test_a_worker_killed_mid_job_is_finished_later_once(
     assert _states(runtime, [attachment_id]) == {"processing": 1}
     processes.append(_start_worker(runtime, tmp_path / "rescuer.log"))
     wait_for(lambda: _states(runtime, [attachment_id]) == {"completed": 1}, timeout=90)
-    keys = [o.key for o in runtime.store("au1").list_keys(f"{tenant.account_id}/")]
+    keys = [o.key for o in list_keys(runtime.store("au1"), f"{tenant.account_id}/")]
     assert keys == [
         f"{tenant.account_id}/patients/{tenant.patient_id}/attachments/{attachment_id}/f0.txt"
     ]
@@ -187,9 +188,9 @@ def test_an_external_store_serves_its_region_only(
             record = ext_api.upload(ca, "a.pdf", b"%PDF-1.4 external")
             ext_api.process_all()
             assert ext_api.download(ca, record["id"]).content == b"%PDF-1.4 external"
-        assert rt.store("ca1").list_keys(f"{ca.account_id}/")
+        assert list_keys(rt.store("ca1"), f"{ca.account_id}/")
         for name in ("au1", "uk1"):
-            assert not rt.store(name).list_keys(f"{ca.account_id}/")
+            assert not list_keys(rt.store(name), f"{ca.account_id}/")
         rt.close()
     finally:
         external.stop()
@@ -205,11 +206,11 @@ def test_sweep_removes_abandoned_uploads_and_nothing_claimed(
     done = api.upload(tenant, "done.pdf", b"%PDF-1.4 done")
     api.process_all()
     api.upload(tenant, "claimed-later.pdf", b"%PDF-1.4 c2")
-    before = {o.key for o in store.list_keys(f"{tenant.account_id}/")}
+    before = {o.key for o in list_keys(store, f"{tenant.account_id}/")}
     # a young abandoned upload survives a sweep with the default age
     assert sweep(runtime) == 0
     assert sweep(runtime, min_age_seconds=0) == 1
-    after = {o.key for o in store.list_keys(f"{tenant.account_id}/")}
+    after = {o.key for o in list_keys(store, f"{tenant.account_id}/")}
     assert before - after == {k for k in before if k.endswith("/abandoned.pdf")}
     assert any(k.endswith(f"/{done['id']}/done.pdf") for k in after)
     api.process_all()
@@ -246,5 +247,5 @@ def test_graceful_stop_hands_back_a_job_it_cannot_finish_in_time(
     with runtime.sessions() as session:
         row = session.get(Attachment, attachment_id)
         assert row is not None and row.state == "completed" and row.attempts == 2
-    keys = runtime.store("au1").list_keys(f"{tenant.account_id}/")
+    keys = list_keys(runtime.store("au1"), f"{tenant.account_id}/")
     assert [o.size for o in keys] == [256 * 1024 * 1024]

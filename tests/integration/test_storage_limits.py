@@ -9,6 +9,7 @@ from clinifile.db.models import Attachment
 from clinifile.runtime import Runtime
 from clinifile.services import accounts
 from tests.factories import Api, Tenant, make_tenant, s3_post, upload_url
+from tests.objects import list_keys
 
 
 def _used(runtime: Runtime, tenant: Tenant) -> int:
@@ -67,7 +68,7 @@ def test_concurrent_registrations_never_pass_the_limit(api: Api, runtime: Runtim
     assert statuses.count(422) == 10
     api.process_all()
     assert _used(runtime, trial) == 10_000
-    stored = runtime.store("au1").list_keys(f"{trial.account_id}/")
+    stored = list_keys(runtime.store("au1"), f"{trial.account_id}/")
     assert sum(o.size for o in stored if "/temp/" not in o.key) == 10_000
 
 
@@ -105,7 +106,7 @@ def test_processing_refuses_an_object_replaced_by_a_larger_one(api: Api, runtime
         assert first.state == "failed"
         assert "storage limit" in (first.failure_reason or "")
     assert _used(runtime, trial) == 900
-    keys = [o.key for o in runtime.store("au1").list_keys(f"{trial.account_id}/")]
+    keys = [o.key for o in list_keys(runtime.store("au1"), f"{trial.account_id}/")]
     assert len(keys) == 1 and keys[0].endswith("/b.bin")
 
 

@@ -12,6 +12,7 @@ import pytest
 from clinifile.runtime import Runtime
 from tests import samples
 from tests.factories import Api, Tenant, make_tenant, s3_post, upload_url
+from tests.objects import list_keys
 
 
 def test_presign_returns_sigv4_post_for_the_patients_temp_prefix(api: Api, tenant: Tenant) -> None:
@@ -80,7 +81,7 @@ def test_processing_moves_the_object_to_its_permanent_key(
     record = api.upload(tenant, "scan.png", samples.png())
     api.process_all()
     store = runtime.store("au1")
-    keys = [o.key for o in store.list_keys(f"{tenant.account_id}/")]
+    keys = [o.key for o in list_keys(store, f"{tenant.account_id}/")]
     assert keys == [
         f"{tenant.account_id}/patients/{tenant.patient_id}/attachments/{record['id']}/scan.png"
     ]
@@ -192,6 +193,6 @@ def test_registering_uploads_to_uk1_uses_the_uk1_bucket(api: Api, runtime: Runti
     assert post["fields"]["x-amz-credential"].endswith("/eu-west-2/s3/aws4_request")
     record = api.upload(uk, "a.pdf", samples.pdf())
     api.process_all()
-    assert runtime.store("uk1").list_keys(f"{uk.account_id}/")
-    assert not runtime.store("au1").list_keys(f"{uk.account_id}/")
+    assert list_keys(runtime.store("uk1"), f"{uk.account_id}/")
+    assert not list_keys(runtime.store("au1"), f"{uk.account_id}/")
     assert api.download(uk, record["id"]).content == samples.pdf()

@@ -19,6 +19,7 @@ from clinifile.worker.promotion import inspect, promote
 from clinifile.worker.runner import Worker
 from tests import samples
 from tests.factories import Api, Tenant
+from tests.objects import list_keys
 
 
 def _row(runtime: Runtime, attachment_id: int) -> Attachment:
@@ -82,7 +83,7 @@ def test_a_later_run_finishes_a_job_whose_worker_died(
     assert done["processing_completed"] is True
     assert done["content_type"] == "application/pdf"
     assert done["size"] == len(content)
-    keys = [o.key for o in runtime.store("au1").list_keys(f"{tenant.account_id}/")]
+    keys = [o.key for o in list_keys(runtime.store("au1"), f"{tenant.account_id}/")]
     assert keys == [
         f"{tenant.account_id}/patients/{tenant.patient_id}/attachments/{attachment_id}/letter.pdf"
     ]

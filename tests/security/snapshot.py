@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from clinifile.db.models import Base
 from clinifile.runtime import Runtime
+from tests.objects import list_keys
 
 
 def snapshot(runtime: Runtime) -> dict[str, Any]:
@@ -23,6 +24,6 @@ def snapshot(runtime: Runtime) -> dict[str, Any]:
         state[f"objects:{region.name}"] = sorted(
             (o.key, o.size, o.etag)
             for account_id in account_ids
-            for o in store.list_keys(f"{account_id}/")
+            for o in list_keys(store, f"{account_id}/")
         )
     return state

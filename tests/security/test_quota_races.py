@@ -18,6 +18,7 @@ from clinifile.runtime import Runtime
 from clinifile.worker.runner import WorkerPool
 from clinifile.worker.sweep import sweep
 from tests.factories import Api, make_tenant, s3_post, upload_url, wait_for
+from tests.objects import list_keys
 
 LIMIT = 1_000_000
 UPLOADS = 50
@@ -98,7 +99,7 @@ def test_fifty_concurrent_uploads_never_pass_the_limit(api: Api, runtime: Runtim
 
     # uploads that were refused or never registered are abandoned: the sweep removes them
     sweep(runtime, min_age_seconds=0)
-    objects = runtime.store("au1").list_keys(f"{trial.account_id}/")
+    objects = list_keys(runtime.store("au1"), f"{trial.account_id}/")
     assert {o.key for o in objects} == {r.permanent_key for r in completed}
     assert sum(o.size for o in objects) == used
 
@@ -128,7 +129,7 @@ def test_a_post_again_after_processing_is_swept_at_once(api: Api, runtime: Runti
     unregistered = api.presign(trial)  # a fresh upload nobody registered (yet): kept
     assert s3_post(unregistered, "b.bin", b"c" * 10).status_code == 201
     assert sweep(runtime) == 1
-    keys = {o.key for o in runtime.store("au1").list_keys(f"{trial.account_id}/")}
+    keys = {o.key for o in list_keys(runtime.store("au1"), f"{trial.account_id}/")}
     assert upload_url(post, "a.bin").removeprefix(post["url"]) not in keys
     assert upload_url(unregistered, "b.bin").removeprefix(unregistered["url"]) in keys
     assert _used(runtime, trial.account_id) == 1000

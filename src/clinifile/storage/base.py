@@ -1,13 +1,19 @@
 """The storage interface every backend implements, with its contracts.
 
 All keys are full object keys inside the store's one bucket. Backends turn their vendor
-errors into clinifile.errors: ObjectNotFound, PreconditionFailed, StorageUnavailable;
-anything they do not understand is re-raised as it is.
+errors into clinifile.errors: ObjectNotFound, PreconditionFailed, StorageUnavailable (the
+store cannot be reached or answered 5xx), StorageError (any other refusal); anything else
+they do not understand is re-raised as it is.
+
+Every promise in these docstrings has one test in tests/storage/, run against each backend:
+the embedded SeaweedFS, a SeaweedFS cluster, and any S3 endpoint an operator names (README).
+Setting a bucket up (creating it, its CORS rules) is not part of the interface: it is the
+S3 implementation's, done once at start-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -16,10 +22,10 @@ from typing import Protocol
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
-    size: int
-    etag: str  # without quotes
-    content_type: str | None = None
-    last_modified: datetime | None = None
+    size: int  # in bytes
+    etag: str  # without quotes: give it back as if_match as it is
+    content_type: str | None = None  # from head: the Content-Type the object is stored with
+    last_modified: datetime | None = None  # from iter_keys: timezone-aware
 
 
 @dataclass(frozen=True)
@@ -31,19 +37,27 @@ class PresignedPost:
 class ObjectStore(Protocol):
     @property
     def bucket_url(self) -> str:
-        """The bucket's base URL, ending in "/": base + key names an object."""
+        """The bucket's base URL, ending in "/": bucket_url + key is the object's URL, as
+        the store's own URLs (presigned GETs) name it; presign_post's url is this URL."""
 
     def presign_post(self, key_prefix: str, max_bytes: int, expires_in: int) -> PresignedPost:
-        """A SigV4 POST policy for one or more objects under key_prefix, 1..max_bytes each,
-        private, answering 201; the key field is key_prefix + "${filename}"."""
+        """A SigV4 POST policy for any number of files under key_prefix, for expires_in
+        seconds. The fields' key is key_prefix + "${filename}", which the store fills with
+        the posted file's name; it stores the file privately and answers 201 naming the
+        key. It refuses, storing nothing: a file over max_bytes (400 EntityTooLarge), an
+        empty file (400), a key outside key_prefix, a changed acl or success_action_status,
+        a changed policy or signature (403), and any POST after the expiry (403)."""
 
     def head(self, key: str) -> ObjectInfo | None:
-        """The object's size and ETag, or None when it does not exist."""
+        """The object's size, ETag and the Content-Type it is stored with; None when no
+        object has that key, including a key this store cannot hold (SeaweedFS refuses
+        keys with "..\\"), so a key a client made up is only ever absent."""
 
     def iter_chunks(self, key: str, *, if_match: str, chunk_size: int) -> Iterator[bytes]:
-        """The object's bytes in order, chunk_size at a time, streamed (never all in memory),
-        only if it still has ETag if_match (else PreconditionFailed). ObjectNotFound if
-        missing."""
+        """The object's bytes in order, in chunks of at most chunk_size bytes, streamed
+        (never the whole object in memory), only while it still has ETag if_match.
+        PreconditionFailed if it has another (it was replaced), ObjectNotFound if there is
+        no object; both are raised by the first next(), not by the call."""
 
     def copy(
         self,
@@ -54,9 +68,12 @@ class ObjectStore(Protocol):
         content_type: str,
         content_disposition: str,
     ) -> str:
-        """Server-side copy, never through this process's memory, only if the source still
-        has ETag if_match (else PreconditionFailed); sets the type and disposition. Returns
-        the copy's ETag."""
+        """Copies source_key to dest_key inside the store (the bytes never pass through
+        this process's memory), replacing whatever is at dest_key, only if the source
+        still has ETag if_match: PreconditionFailed if it has another, ObjectNotFound if
+        there is no source, and nothing is written. The copy is stored with content_type
+        and content_disposition. Returns the copy's ETag: the one head gives, good as
+        if_match."""
 
     def delete(self, key: str) -> None:
         """Removes the object; deleting a missing object is not an error."""
@@ -64,22 +81,22 @@ class ObjectStore(Protocol):
     def presign_get(
         self, key: str, *, content_disposition: str, content_type: str, expires_in: int
     ) -> str:
-        """A URL that downloads the object with these response headers until it expires."""
-
-    def list_keys(self, prefix: str) -> list[ObjectInfo]:
-        """Every object whose key starts with prefix (all pages)."""
+        """A URL whose plain GET answers the object's bytes with exactly these
+        Content-Disposition and Content-Type headers, refused (403) once expires_in seconds
+        have passed."""
 
     def iter_keys(self, prefix: str) -> Iterator[list[ObjectInfo]]:
-        """The objects under prefix, a page (up to 1,000) at a time, with last_modified."""
+        """Every object whose key starts with prefix, in pages of at most 1,000 (each page
+        fetched when asked for), each object with its size, ETag and last_modified."""
 
-    def delete_many(self, keys: list[str]) -> None:
-        """Removes up to 1,000 objects in one request; missing ones are not an error."""
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Removes every object named, any number of them, in requests of at most 1,000
+        keys (S3's DeleteObjects limit); missing ones are not an error, no keys send
+        nothing. StorageError naming the keys the store refused to delete, after every
+        request was made."""
 
     def check(self) -> None:
-        """Raises StorageError unless the bucket answers."""
-
-    def ensure_bucket(self) -> None:
-        """Creates the bucket if it does not exist."""
-
-    def set_cors(self, origins: list[str]) -> None:
-        """Lets browsers of these origins POST uploads to the bucket (and read the answer)."""
+        """Returns when the bucket exists and answers this store's credentials; otherwise
+        StorageError: StorageUnavailable when the store cannot be reached (or answers
+        5xx), a StorageError naming the bucket when it does not exist, a StorageError for
+        credentials it refuses."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import boto3
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _PRECONDITION = {"412", "PreconditionFailed"}
+# S3's DeleteObjects takes at most 1,000 keys a request
+DELETE_BATCH = 1000
 
 
 def make_client(
@@ -193,9 +196,6 @@ class S3Store:
             ExpiresIn=expires_in,
         )
 
-    def list_keys(self, prefix: str) -> list[ObjectInfo]:
-        return [info for page in self.iter_keys(prefix) for info in page]
-
     def iter_keys(self, prefix: str) -> Iterator[list[ObjectInfo]]:
         try:
             paginator = self._client.get_paginator("list_objects_v2")
@@ -212,24 +212,41 @@ class S3Store:
         except Exception as error:
             raise _translate(error, prefix) from error
 
-    def delete_many(self, keys: list[str]) -> None:
-        if not keys:
-            return
-        try:
-            self._client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+    def delete_many(self, keys: Iterable[str]) -> None:
+        refused: list[str] = []
+        pending = iter(keys)
+        while batch := list(islice(pending, DELETE_BATCH)):
+            try:
+                response = self._client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                )
+            except Exception as error:
+                raise _translate(error, batch[0]) from error
+            # Quiet: the answer lists only the keys the store could not delete
+            refused += [f"{e.get('Key')!r} ({e.get('Code')})" for e in response.get("Errors", [])]
+        if refused:
+            raise StorageError(
+                f"object store did not delete {len(refused)} objects: {', '.join(refused[:5])}"
             )
-        except Exception as error:
-            raise _translate(error, keys[0]) from error
 
     def check(self) -> None:
         try:
             self._client.head_bucket(Bucket=self.bucket)
         except Exception as error:
-            raise _translate(error, self.bucket) from error
+            translated = _translate(error, self.bucket)
+            if isinstance(translated, ObjectNotFound):
+                raise StorageError(
+                    f"bucket {self.bucket!r} does not exist at {self._bucket_url}: clinifile "
+                    "creates it when `clinifile serve` starts, or create it yourself"
+                ) from error
+            raise translated from error
+
+    # Setting the bucket up: the S3 store's own, not the storage interface's.
 
     def ensure_bucket(self) -> None:
+        """Creates the bucket unless it exists; calling it again changes nothing (its
+        objects stay)."""
         try:
             self._client.head_bucket(Bucket=self.bucket)
             return
@@ -252,6 +269,9 @@ class S3Store:
                 raise _translate(error, self.bucket) from error
 
     def set_cors(self, origins: list[str]) -> None:
+        """Replaces the bucket's CORS rules: a browser of one of these origins ("*": any)
+        may POST uploads and read the answer's ETag and Location; other origins' preflight
+        requests are refused."""
         rules = {
             "CORSRules": [
                 {

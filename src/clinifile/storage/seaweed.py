@@ -78,10 +78,42 @@ def find_weed_binary(configured: str | None = None) -> str:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now (another process may take it before weed)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def spawn_weed(args: list[str], cwd: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """Starts one `weed` process logging to log_path, in its own process group (so a
+    terminal's Ctrl-C reaches us first and we stop it), dying with us on Linux."""
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(
+            args,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+            # PDEATHSIG follows the creating *thread*: only tie it to the main thread's life
+            preexec_fn=_die_with_parent
+            if sys.platform == "linux" and threading.current_thread() is threading.main_thread()
+            else None,
+        )
+
+
+def stop_weed(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within timeout seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("weed (pid %s) ignored SIGTERM for %.0fs; killing it", process.pid, timeout)
+        process.kill()
+        process.wait()
 
 
 def _port_is_free(port: int) -> bool:
@@ -129,9 +161,9 @@ def _choose_ports(path: Path, s3_port: int) -> dict[str, int]:
     ports: dict[str, int] = {}
     used: set[int] = set()
     for flag in PORT_FLAGS:
-        port = s3_port if (flag == "s3.port" and s3_port) else _free_port()
+        port = s3_port if (flag == "s3.port" and s3_port) else free_port()
         while port in used:
-            port = _free_port()
+            port = free_port()
         used.add(port)
         ports[flag] = port
     path.write_text(json.dumps(ports))
@@ -204,21 +236,7 @@ class EmbeddedSeaweed:
             f"-s3.config={identities}",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
         ]
-        log_file = open(self.root / "weed.log", "ab")  # noqa: SIM115 - owned by the child
-        self.process = subprocess.Popen(
-            args,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=self.root,
-            # its own process group, so a terminal's Ctrl-C reaches us first and we stop it
-            start_new_session=True,
-            # PDEATHSIG follows the creating *thread*: only tie it to the main thread's life
-            preexec_fn=_die_with_parent
-            if sys.platform == "linux" and threading.current_thread() is threading.main_thread()
-            else None,
-        )
-        log_file.close()
+        self.process = spawn_weed(args, self.root, self.root / "weed.log")
         log.info("started SeaweedFS (pid %s), S3 on %s", self.process.pid, self.endpoint_url)
         self._wait_ready(timeout)
 
@@ -260,10 +278,5 @@ class EmbeddedSeaweed:
     def stop(self, timeout: float = 15.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_weed(self.process, timeout)
         log.info("stopped SeaweedFS")
