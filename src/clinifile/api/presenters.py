@@ -1,4 +1,8 @@
-"""Records as API.md shows them: ids as strings, UTC times with Z, absolute links."""
+"""Records as API.md shows them: ids as strings, UTC times with Z, absolute links.
+
+Each body is built as its model in api/records.py, so the shape the OpenAPI document
+describes is the shape sent: a field missing or misspelt here fails mypy and validation.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,20 @@ from typing import Any
 
 from fastapi import Request
 
+from clinifile.api.records import (
+    AttachmentRecord,
+    AuditEventRecord,
+    DownloadLink,
+    Linked,
+    Links,
+    ListLinks,
+    PatientRecord,
+    PresignedPostRecord,
+)
 from clinifile.db.models import Attachment, AuditEvent, Patient
 from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState
+from clinifile.storage.base import PresignedPost
 
 
 def base_url(request: Request) -> str:
@@ -22,65 +37,77 @@ def iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def _link(url: str) -> dict[str, Any]:
-    return {"links": {"self": url}}
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _linked(url: str) -> Linked:
+    return Linked(links=Links(self=url))
 
 
 def attachment(request: Request, record: Attachment) -> dict[str, Any]:
     base = base_url(request)
     completed = record.state == AttachmentState.COMPLETED
     self_url = f"{base}/v1/patient_attachments/{record.id}"
-    return {
-        "id": str(record.id),
-        "content_type": record.content_type if completed else None,
-        "description": record.description,
-        "filename": record.filename if completed else None,
-        "size": record.size if completed else None,
-        "checksum_sha256": record.checksum_sha256 if completed else None,
-        "processing_completed": completed,
-        "processed_at": iso(record.processed_at) if completed else None,
-        "archived_at": iso(record.archived_at),
-        "created_at": iso(record.created_at),
-        "updated_at": iso(record.updated_at),
-        "content": _link(f"{self_url}/content") if completed else None,
-        "patient": _link(f"{base}/v1/patients/{record.patient_id}"),
-        "user": _link(f"{base}/v1/users/{record.user_id}"),
-        "links": {"self": self_url},
-    }
+    return AttachmentRecord(
+        id=str(record.id),
+        content_type=record.content_type if completed else None,
+        description=record.description,
+        filename=record.filename if completed else None,
+        size=record.size if completed else None,
+        checksum_sha256=record.checksum_sha256 if completed else None,
+        processing_completed=completed,
+        processed_at=iso(record.processed_at) if completed else None,
+        archived_at=iso(record.archived_at),
+        created_at=_iso(record.created_at),
+        updated_at=_iso(record.updated_at),
+        content=_linked(f"{self_url}/content") if completed else None,
+        patient=_linked(f"{base}/v1/patients/{record.patient_id}"),
+        user=_linked(f"{base}/v1/users/{record.user_id}"),
+        links=Links(self=self_url),
+    ).model_dump()
 
 
 def patient(request: Request, record: Patient) -> dict[str, Any]:
     base = base_url(request)
     self_url = f"{base}/v1/patients/{record.id}"
-    return {
-        "id": str(record.id),
-        "first_name": record.first_name,
-        "last_name": record.last_name,
-        "email": record.email,
-        "date_of_birth": record.date_of_birth.isoformat() if record.date_of_birth else None,
-        "created_at": iso(record.created_at),
-        "updated_at": iso(record.updated_at),
-        "archived_at": iso(record.archived_at),
-        "patient_attachments": _link(f"{self_url}/patient_attachments"),
-        "links": {"self": self_url},
-    }
+    return PatientRecord(
+        id=str(record.id),
+        first_name=record.first_name,
+        last_name=record.last_name,
+        email=record.email,
+        date_of_birth=record.date_of_birth.isoformat() if record.date_of_birth else None,
+        created_at=_iso(record.created_at),
+        updated_at=_iso(record.updated_at),
+        archived_at=iso(record.archived_at),
+        patient_attachments=_linked(f"{self_url}/patient_attachments"),
+        links=Links(self=self_url),
+    ).model_dump()
 
 
 def audit_event(request: Request, record: AuditEvent) -> dict[str, Any]:
     base = base_url(request)
     attachment_url = f"{base}/v1/patient_attachments/{record.attachment_id}"
-    return {
-        "id": str(record.id),
-        "action": record.action,
-        "created_at": iso(record.created_at),
-        "ip_address": record.ip_address,
-        "user_agent": record.user_agent,
-        "api_key_id": str(record.api_key_id) if record.api_key_id else None,
-        "patient_attachment": _link(attachment_url) if record.attachment_id else None,
-        "patient": _link(f"{base}/v1/patients/{record.patient_id}") if record.patient_id else None,
-        "user": _link(f"{base}/v1/users/{record.user_id}") if record.user_id else None,
-        "links": {"self": f"{base}/v1/audit_events/{record.id}"},
-    }
+    return AuditEventRecord(
+        id=str(record.id),
+        action=record.action,
+        created_at=_iso(record.created_at),
+        ip_address=record.ip_address,
+        user_agent=record.user_agent,
+        api_key_id=str(record.api_key_id) if record.api_key_id else None,
+        patient_attachment=_linked(attachment_url) if record.attachment_id else None,
+        patient=_linked(f"{base}/v1/patients/{record.patient_id}") if record.patient_id else None,
+        user=_linked(f"{base}/v1/users/{record.user_id}") if record.user_id else None,
+        links=Links(self=f"{base}/v1/audit_events/{record.id}"),
+    ).model_dump()
+
+
+def presigned_post(post: PresignedPost) -> dict[str, Any]:
+    return PresignedPostRecord(url=post.url, fields=post.fields).model_dump()
+
+
+def download_link(url: str, expires_in: int) -> dict[str, Any]:
+    return DownloadLink(url=url, expires_in=expires_in).model_dump()
 
 
 def page(
@@ -92,9 +119,10 @@ def page(
     def at(number: int) -> str:
         return str(url.include_query_params(page=number, per_page=query.per_page))
 
-    links: dict[str, str] = {"self": str(url)}
-    if query.page * query.per_page < total:
-        links["next"] = at(query.page + 1)
-    if query.page > 1:
-        links["previous"] = at(query.page - 1)
-    return {plural: records, "total_entries": total, "links": links}
+    links = ListLinks(
+        self=str(url),
+        next=at(query.page + 1) if query.page * query.per_page < total else None,
+        previous=at(query.page - 1) if query.page > 1 else None,
+    )
+    # next and previous are left out, not null, where there is no such page
+    return {plural: records, "total_entries": total, "links": links.model_dump(exclude_none=True)}

@@ -1,4 +1,5 @@
-"""The shapes of answers, for the OpenAPI document (presenters build the real bodies)."""
+"""The shapes of answers: the OpenAPI document shows them and presenters build every body
+as one of them."""
 
 from __future__ import annotations
 

@@ -172,5 +172,5 @@ def attachment_content(
     url = attachments.content_url(runtime, principal, parse_id(attachment_id))
     if redirect.lower() == "false":
         expires_in = runtime.settings.download_expires_seconds
-        return JSONResponse({"url": url, "expires_in": expires_in})
+        return JSONResponse(presenters.download_link(url, expires_in))
     return RedirectResponse(url, status_code=303)
