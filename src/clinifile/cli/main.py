@@ -17,7 +17,11 @@ from clinifile.cli.serve import serve_command
 from clinifile.cli.settings import DataDirOption, load_settings, open_runtime
 from clinifile.cli.worker import worker_command
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+# markdown: a docstring's paragraphs are reflowed to the terminal (rich mode kept its hard line
+# breaks) and `[env: ...]` in option help is text, not a markup tag
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode="markdown"
+)
 accounts_app = typer.Typer(no_args_is_help=True, help="Accounts of clinics.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (shown once, stored as hashes).")
 patients_app = typer.Typer(no_args_is_help=True, help="Patients.")
