@@ -18,6 +18,10 @@ Routes map these to HTTP; storage backends map vendor errors to these.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class ClinifileError(Exception):
     pass
@@ -77,3 +81,10 @@ class PreconditionFailed(StorageError):
 
 class StorageUnavailable(StorageError):
     pass
+
+
+def found(record: T | None, what: str) -> T:
+    """The record a lookup returned, or NotFound(what) when it returned none."""
+    if record is None:
+        raise NotFound(what)
+    return record

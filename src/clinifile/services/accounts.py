@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from clinifile.db import accounts as accounts_db
 from clinifile.db import patients as patients_db
 from clinifile.db.models import Account
-from clinifile.errors import NotFound
+from clinifile.errors import found
 from clinifile.runtime import Runtime
 from clinifile.services.api_keys import create_key
 
@@ -34,10 +34,7 @@ def create_account(
 
 
 def _account(session: Session, account_id: int) -> Account:
-    account = accounts_db.get(session, account_id)
-    if account is None:
-        raise NotFound(f"account {account_id}")
-    return account
+    return found(accounts_db.get(session, account_id), f"account {account_id}")
 
 
 def create_api_key(runtime: Runtime, account_id: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from clinifile.db import accounts as accounts_db
 from clinifile.db import attachments as attachments_db
@@ -13,7 +14,7 @@ from clinifile.db.models import Attachment
 from clinifile.db.types import utcnow
 from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState
-from clinifile.errors import NotFound, ProcessingNotComplete, ValidationFailed
+from clinifile.errors import ProcessingNotComplete, ValidationFailed, found
 from clinifile.runtime import Runtime
 from clinifile.services import audit, patients
 from clinifile.services.api_keys import Principal
@@ -89,21 +90,24 @@ def create(
     return attachment
 
 
+def _attachment(session: Session, principal: Principal, attachment_id: int) -> Attachment:
+    """The attachment of the caller's account; NotFound for any other."""
+    return found(
+        attachments_db.get(session, principal.account_id, attachment_id), "patient attachment"
+    )
+
+
 def get(runtime: Runtime, principal: Principal, attachment_id: int) -> Attachment:
     with runtime.sessions() as session:
-        attachment = attachments_db.get(session, principal.account_id, attachment_id)
-    if attachment is None:
-        raise NotFound("patient attachment")
-    return attachment
+        return _attachment(session, principal, attachment_id)
 
 
 def page(
     runtime: Runtime, principal: Principal, query: ListQuery, *, patient_id: int | None
 ) -> tuple[list[Attachment], int]:
     with runtime.sessions() as session:
-        known = patient_id is None or patients_db.get(session, principal.account_id, patient_id)
-        if not known:
-            raise NotFound("patient")
+        if patient_id is not None:
+            found(patients_db.get(session, principal.account_id, patient_id), "patient")
         return attachments_db.page(
             session, principal.account_id, patient_id=patient_id, list_query=query
         )
@@ -113,9 +117,7 @@ def update_description(
     runtime: Runtime, principal: Principal, attachment_id: int, description: str | None
 ) -> Attachment:
     with runtime.transaction() as session:
-        attachment = attachments_db.get(session, principal.account_id, attachment_id)
-        if attachment is None:
-            raise NotFound("patient attachment")
+        attachment = _attachment(session, principal, attachment_id)
         attachments_db.update_fields(session, attachment, description=description)
         audit.record(session, principal, Action.UPDATE, attachment)
         return attachment
@@ -124,9 +126,7 @@ def update_description(
 def archive(runtime: Runtime, principal: Principal, attachment_id: int) -> None:
     """Archives the attachment (idempotent); its bytes still count against storage."""
     with runtime.transaction() as session:
-        attachment = attachments_db.get(session, principal.account_id, attachment_id)
-        if attachment is None:
-            raise NotFound("patient attachment")
+        attachment = _attachment(session, principal, attachment_id)
         if attachment.archived_at is None:
             attachments_db.update_fields(session, attachment, archived_at=utcnow())
         audit.record(session, principal, Action.ARCHIVE, attachment)
@@ -135,9 +135,7 @@ def archive(runtime: Runtime, principal: Principal, attachment_id: int) -> None:
 def content_url(runtime: Runtime, principal: Principal, attachment_id: int) -> str:
     """A short-lived presigned GET of the processed file; the download is audited first."""
     with runtime.transaction() as session:
-        attachment = attachments_db.get(session, principal.account_id, attachment_id)
-        if attachment is None:
-            raise NotFound("patient attachment")
+        attachment = _attachment(session, principal, attachment_id)
         if attachment.state != AttachmentState.COMPLETED or attachment.permanent_key is None:
             raise ProcessingNotComplete(
                 f"patient attachment {attachment_id} is still being processed; "

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from clinifile.db import audit as audit_db
 from clinifile.db.models import Attachment, AuditEvent
 from clinifile.domain.queries import ListQuery
-from clinifile.errors import NotFound
+from clinifile.errors import found
 from clinifile.runtime import Runtime
 from clinifile.services.api_keys import Principal
 
@@ -41,10 +41,7 @@ def record(session: Session, principal: Principal, action: Action, attachment: A
 
 def get(runtime: Runtime, principal: Principal, event_id: int) -> AuditEvent:
     with runtime.sessions() as session:
-        event = audit_db.get(session, principal.account_id, event_id)
-    if event is None:
-        raise NotFound("audit event")
-    return event
+        return found(audit_db.get(session, principal.account_id, event_id), "audit event")
 
 
 def page(runtime: Runtime, principal: Principal, query: ListQuery) -> tuple[list[AuditEvent], int]:

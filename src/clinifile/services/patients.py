@@ -9,7 +9,7 @@ from clinifile.db import patients as patients_db
 from clinifile.db.models import Account, Patient
 from clinifile.db.types import utcnow
 from clinifile.domain.queries import ListQuery
-from clinifile.errors import NotFound
+from clinifile.errors import NotFound, found
 from clinifile.runtime import Runtime
 from clinifile.services import uploads
 from clinifile.services.api_keys import Principal
@@ -39,10 +39,7 @@ def create(
 def get(runtime: Runtime, principal: Principal, patient_id: int) -> Patient:
     """The patient of the caller's account, archived included; NotFound otherwise."""
     with runtime.sessions() as session:
-        patient = patients_db.get(session, principal.account_id, patient_id)
-    if patient is None:
-        raise NotFound("patient")
-    return patient
+        return found(patients_db.get(session, principal.account_id, patient_id), "patient")
 
 
 def page(runtime: Runtime, principal: Principal, query: ListQuery) -> tuple[list[Patient], int]:
@@ -55,9 +52,7 @@ def set_archived(
 ) -> Patient:
     """Archives or unarchives the patient; doing it twice changes nothing the second time."""
     with runtime.transaction() as session:
-        patient = patients_db.get(session, principal.account_id, patient_id)
-        if patient is None:
-            raise NotFound("patient")
+        patient = found(patients_db.get(session, principal.account_id, patient_id), "patient")
         if (patient.archived_at is not None) != archived:
             patient.archived_at = utcnow() if archived else None
             patient.updated_at = utcnow()
