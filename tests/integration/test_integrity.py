@@ -10,6 +10,7 @@ import os
 from clinifile.runtime import Runtime
 from clinifile.services.object_keys import permanent_key
 from tests import samples
+from tests.crashes import crash_after, expire_lease
 from tests.factories import Api, Tenant, s3_post, upload_url
 from tests.objects import list_keys
 
@@ -76,20 +77,9 @@ def test_a_run_that_finds_the_upload_already_moved_records_its_checksum(
     post = api.presign(tenant)
     assert s3_post(post, "x.png", content).status_code == 201
     record = api.register(tenant, upload_url(post, "x.png")).json()
-    store = runtime.store("au1")
-    temp_key = post["fields"]["key"].replace("${filename}", "x.png")
-    final_key = permanent_key(tenant.account_id, tenant.patient_id, int(record["id"]), "x.png")
-    info = store.head(temp_key)
-    assert info is not None
-    store.copy(
-        temp_key,
-        final_key,
-        if_match=info.etag,
-        content_type="image/png",
-        content_disposition="attachment",
-    )
-    store.delete(temp_key)
-    api.process_all()
+    crash_after("delete", runtime, int(record["id"]))
+    expire_lease(runtime, int(record["id"]))
+    assert api.process_all() == 1
     done = api.get(tenant, record["id"])
     assert done["checksum_sha256"] == hashlib.sha256(content).hexdigest()
     assert done["content_type"] == "image/png"

@@ -1,24 +1,25 @@
 """A worker that dies at any point loses nothing: a later run finishes the job once, with one
-permanent object and no temp object left."""
+permanent object, no temp object left, and the bytes counted equal to the bytes stored. A
+worker whose lease ran out while it worked lets the new holder finish, and says so calmly."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from typing import Any
 
 import pytest
-from sqlalchemy import update
 
 from clinifile.db import accounts as accounts_db
 from clinifile.db.models import Attachment
-from clinifile.db.types import utcnow
+from clinifile.errors import LeaseLost
 from clinifile.runtime import Runtime
-from clinifile.services.filenames import safe_filename
 from clinifile.services.object_keys import permanent_key
+from clinifile.worker import steps
 from clinifile.worker.processing import process
-from clinifile.worker.promotion import inspect, promote
 from clinifile.worker.runner import Worker
 from tests import samples
-from tests.factories import Api, Tenant
+from tests.crashes import CRASH_POINTS, crash_after, expire_lease, take_over
+from tests.factories import Api, Tenant, s3_post, upload_url
 from tests.objects import list_keys
 
 
@@ -29,56 +30,33 @@ def _row(runtime: Runtime, attachment_id: int) -> Attachment:
         return row
 
 
-def _expire_lease(runtime: Runtime, attachment_id: int) -> None:
-    """What time does to a dead worker's lease."""
-    with runtime.transaction() as session:
-        session.execute(
-            update(Attachment)
-            .where(Attachment.id == attachment_id)
-            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
-        )
+def _used(runtime: Runtime, tenant: Tenant) -> int:
+    with runtime.sessions() as session:
+        account = accounts_db.get(session, tenant.account_id)
+        assert account is not None
+        return account.storage_used_bytes
 
 
-def _crash_after(step: str, runtime: Runtime, attachment_id: int) -> None:
-    """Runs the real job's steps up to `step`, then stops as if the process died."""
-    dead = Worker(runtime, owner="dead-worker")
-    assert dead.claim() == attachment_id
-    if step == "claim":
-        return
-    row = _row(runtime, attachment_id)
-    store = runtime.store(row.region)
-    name = safe_filename(row.temp_key.rsplit("/", 1)[-1])
-    final = permanent_key(row.account_id, row.patient_id, row.id, name)
-    source = inspect(store, row.temp_key, final, name, 8192)
-    if step == "copy":
-        store.copy(
-            row.temp_key,
-            final,
-            if_match=source.info.etag,
-            content_type=source.content_type,
-            content_disposition="attachment",
-        )
-        return
-    assert step == "delete"
-    promote(store, source, final, name)
+def _upload_replaced(
+    api: Api, tenant: Tenant, filename: str, first: bytes, final: bytes
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Registers `first`, then posts `final` to the same key (the presigned post allows it
+    until processing): the job finds other bytes than were counted. Returns the record and
+    the post."""
+    post = api.presign(tenant)
+    assert s3_post(post, filename, first).status_code == 201
+    registered = api.register(tenant, upload_url(post, filename))
+    assert registered.status_code == 201, registered.text
+    assert s3_post(post, filename, final).status_code == 201
+    return registered.json(), post
 
 
-@pytest.mark.parametrize("step", ["claim", "copy", "delete"])
-def test_a_later_run_finishes_a_job_whose_worker_died(
-    api: Api, tenant: Tenant, runtime: Runtime, step: str
+def _assert_finished_once(
+    api: Api, tenant: Tenant, runtime: Runtime, record: dict[str, Any], content: bytes
 ) -> None:
-    content = samples.pdf("survives a crash")
-    record = api.upload(tenant, "letter.pdf", content)
+    """What the user and the operator check: processed, the bytes they uploaded at one key,
+    nothing left at the temp key, the account counting what is stored, claimed twice."""
     attachment_id = int(record["id"])
-    _crash_after(step, runtime, attachment_id)
-
-    # while the dead worker's lease runs, nobody else takes the job
-    assert Worker(runtime, owner="early").run_until_idle() == 0
-    assert _row(runtime, attachment_id).state == "processing"
-
-    _expire_lease(runtime, attachment_id)
-    assert Worker(runtime, owner="rescuer").run_until_idle() == 1
-
     done = api.get(tenant, record["id"])
     assert done["processing_completed"] is True
     assert done["content_type"] == "application/pdf"
@@ -88,7 +66,27 @@ def test_a_later_run_finishes_a_job_whose_worker_died(
         f"{tenant.account_id}/patients/{tenant.patient_id}/attachments/{attachment_id}/letter.pdf"
     ]
     assert api.download(tenant, record["id"]).content == content
+    assert _used(runtime, tenant) == len(content)
     assert _row(runtime, attachment_id).attempts == 2
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_a_later_run_finishes_a_job_whose_worker_died(
+    api: Api, tenant: Tenant, runtime: Runtime, point: str
+) -> None:
+    # larger than the file first registered: there are bytes to settle
+    content = samples.pdf("survives a crash") + b"%" * 4096
+    record, _ = _upload_replaced(api, tenant, "letter.pdf", samples.pdf(), content)
+    attachment_id = int(record["id"])
+    crash_after(point, runtime, attachment_id)
+
+    # while the dead worker's lease runs, nobody else takes the job
+    assert Worker(runtime, owner="early").run_until_idle() == 0
+    assert _row(runtime, attachment_id).state == "processing"
+
+    expire_lease(runtime, attachment_id)
+    assert Worker(runtime, owner="rescuer").run_until_idle() == 1
+    _assert_finished_once(api, tenant, runtime, record, content)
 
 
 def test_the_dead_worker_cannot_complete_a_job_it_lost(
@@ -96,8 +94,8 @@ def test_the_dead_worker_cannot_complete_a_job_it_lost(
 ) -> None:
     record = api.upload(tenant, "a.pdf", samples.pdf())
     attachment_id = int(record["id"])
-    _crash_after("claim", runtime, attachment_id)
-    _expire_lease(runtime, attachment_id)
+    crash_after("claim", runtime, attachment_id)
+    expire_lease(runtime, attachment_id)
     assert Worker(runtime, owner="rescuer").run_until_idle() == 1
     completed_at = _row(runtime, attachment_id).updated_at
     # the first worker wakes up and tries to finish: it no longer holds the lease
@@ -105,6 +103,35 @@ def test_the_dead_worker_cannot_complete_a_job_it_lost(
     row = _row(runtime, attachment_id)
     assert row.state == "completed"
     assert row.updated_at == completed_at
+
+
+@pytest.mark.parametrize("point", ["inspect", "delete"])
+def test_the_next_step_of_a_worker_that_lost_its_job_changes_nothing(
+    api: Api, tenant: Tenant, runtime: Runtime, point: str
+) -> None:
+    """The worker wakes after another finished its job; its next write (settling the larger
+    size, or recording the attachment) names a lease it no longer holds."""
+    content = samples.pdf("grew") + b"%" * 4096
+    record, _ = _upload_replaced(api, tenant, "a.pdf", samples.pdf(), content)
+    attachment_id = int(record["id"])
+    crashed = crash_after(point, runtime, attachment_id)
+    expire_lease(runtime, attachment_id)
+    assert Worker(runtime, owner="rescuer").run_until_idle() == 1
+    finished = _row(runtime, attachment_id)
+    assert crashed.source is not None
+    with pytest.raises(LeaseLost):
+        if point == "inspect":
+            steps.settle(runtime, crashed.job, crashed.source)
+        else:
+            assert crashed.stored is not None
+            steps.complete(runtime, crashed.job, crashed.source, crashed.stored)
+    row = _row(runtime, attachment_id)
+    assert (row.state, row.updated_at, row.reserved_bytes) == (
+        "completed",
+        finished.updated_at,
+        len(content),
+    )
+    assert _used(runtime, tenant) == len(content)
 
 
 def test_processing_twice_changes_nothing(api: Api, tenant: Tenant, runtime: Runtime) -> None:
@@ -116,23 +143,55 @@ def test_processing_twice_changes_nothing(api: Api, tenant: Tenant, runtime: Run
     assert api.get(tenant, record["id"]) == before
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    return {"worker_missing_object_attempts": 2}
-
-
-def test_a_missing_object_is_retried_then_fails_and_frees_storage(
-    api: Api, tenant: Tenant, runtime: Runtime
+@pytest.mark.parametrize(
+    ("step", "repost"),
+    [
+        ("settle", False),  # noticed when it counts the larger size: nothing is counted
+        ("promote", False),  # copies and deletes the upload, noticed when it records it
+        ("promote", True),  # the client posts again, the copy fails, noticed at the retry
+    ],
+)
+def test_a_job_whose_lease_ran_out_ends_quietly_and_schedules_nothing(
+    api: Api,
+    tenant: Tenant,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    step: str,
+    repost: bool,
 ) -> None:
-    record = api.upload(tenant, "a.pdf", samples.pdf())
-    row = _row(runtime, int(record["id"]))
-    runtime.store("au1").delete(row.temp_key)
-    assert api.process_all() == 2  # first attempt, then the retry (no backoff in tests)
-    failed = _row(runtime, int(record["id"]))
-    assert failed.state == "failed"
-    assert "does not exist" in (failed.failure_reason or "")
-    assert failed.reserved_bytes == 0
-    with runtime.sessions() as session:
-        account = accounts_db.get(session, tenant.account_id)
-        assert account is not None and account.storage_used_bytes == 0
-    assert api.get(tenant, record["id"])["processing_completed"] is False
+    content = samples.pdf("slow") + b"%" * 4096
+    record, post = _upload_replaced(api, tenant, "letter.pdf", samples.pdf(), content)
+    attachment_id = int(record["id"])
+    if repost:
+        content = samples.pdf("posted again") + b"%" * 8192
+    real_step = getattr(steps, step)
+
+    def lease_runs_out_first(*args: Any) -> Any:
+        """The slow worker's lease runs out just before this step, and another claims."""
+        take_over(runtime, attachment_id)
+        if repost:
+            assert s3_post(post, "letter.pdf", content).status_code == 201
+        return real_step(*args)
+
+    assert Worker(runtime, owner="slow").claim() == attachment_id
+    monkeypatch.setattr(steps, step, lease_runs_out_first)
+    claimed = _row(runtime, attachment_id)
+    process(runtime, attachment_id, "slow")
+    monkeypatch.undo()
+
+    row = _row(runtime, attachment_id)
+    assert (row.state, row.lease_owner, row.failure_reason) == ("processing", "rescuer", None)
+    assert row.next_attempt_at == claimed.next_attempt_at, "no retry scheduled"
+    final_key = permanent_key(tenant.account_id, tenant.patient_id, attachment_id, "letter.pdf")
+    copied_and_deleted = step == "promote" and not repost
+    keys = [o.key for o in list_keys(runtime.store("au1"), f"{tenant.account_id}/")]
+    assert keys == ([final_key] if copied_and_deleted else [row.temp_key])
+    said = [r for r in caplog.records if r.name.startswith("clinifile.worker")]
+    assert [r.getMessage() for r in said if r.levelno >= logging.WARNING] == []
+    assert f"attachment {attachment_id}: lease lost; another worker finishes it" in [
+        r.getMessage() for r in said if r.levelno == logging.INFO
+    ]
+
+    process(runtime, attachment_id, "rescuer")
+    _assert_finished_once(api, tenant, runtime, record, content)
