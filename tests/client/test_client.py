@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -10,13 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from clinifile.client import (
-    AsyncClient,
     AuthenticationFailed,
     Client,
     InvalidUpload,
@@ -31,11 +31,13 @@ from clinifile.client._rules import query_params
 from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.storage.seaweed import EmbeddedSeaweed
 from tests import samples
+from tests.client.flavours import Intercept
 from tests.factories import Tenant, make_tenant, wait_for
 from tests.live_server import LiveServer
 from tests.objects import list_keys
 
 FAST = RetryPolicy(attempts=6, base=0.1, cap=1.0)
+MakeClient = Callable[..., Any]
 
 
 def _file(tmp_path: Path, name: str, content: bytes) -> Path:
@@ -45,11 +47,11 @@ def _file(tmp_path: Path, name: str, content: bytes) -> Path:
 
 
 def test_upload_wait_download_round_trip(
-    server: LiveServer, tenant: Tenant, tmp_path: Path
+    server: LiveServer, tenant: Tenant, tmp_path: Path, make_client: MakeClient
 ) -> None:
     seen: list[int] = []
     content = samples.pdf("round trip")
-    with Client(tenant.key, server.url, retry=FAST) as client:
+    with make_client(tenant.key, server.url, retry=FAST) as client:
         record = client.upload(
             tenant.patient_id,
             _file(tmp_path, "Überweisung (1).pdf", content),
@@ -68,8 +70,10 @@ def test_upload_wait_download_round_trip(
         assert [r["id"] for r in listed] == [record["id"]]
 
 
-def test_lists_follow_next_links_lazily(server: LiveServer, tenant: Tenant, tmp_path: Path) -> None:
-    with Client(tenant.key, server.url, retry=FAST) as client:
+def test_lists_follow_next_links_lazily(
+    server: LiveServer, tenant: Tenant, tmp_path: Path, make_client: MakeClient
+) -> None:
+    with make_client(tenant.key, server.url, retry=FAST) as client:
         ids = [
             client.upload(tenant.patient_id, _file(tmp_path, f"{i}.txt", b"x" * (i + 1)))["id"]
             for i in range(5)
@@ -81,35 +85,34 @@ def test_lists_follow_next_links_lazily(server: LiveServer, tenant: Tenant, tmp_
 
 
 def test_typed_errors_say_what_to_do(
-    server: LiveServer, tenant: Tenant, runtime: Runtime, tmp_path: Path
+    server: LiveServer, tenant: Tenant, runtime: Runtime, tmp_path: Path, make_client: MakeClient
 ) -> None:
-    stranger = Client("0" * 64 + "-au1", server.url, retry=FAST)
+    stranger = make_client("0" * 64 + "-au1", server.url, retry=FAST)
     with stranger, pytest.raises(AuthenticationFailed, match="API key"):
         stranger.attachment(1)
-    with Client(tenant.key, server.url, retry=FAST) as client:
+    with make_client(tenant.key, server.url, retry=FAST) as client:
         with pytest.raises(NotFound):
             client.attachment(999999)
         with pytest.raises(NotFound):
             client.upload(999999, _file(tmp_path, "a.txt", b"a"))
     trial = make_tenant(runtime, plan="trial", storage_limit_bytes=10)
-    with Client(trial.key, server.url, retry=FAST) as client, pytest.raises(QuotaExceeded):
+    with make_client(trial.key, server.url, retry=FAST) as client, pytest.raises(QuotaExceeded):
         client.upload(trial.patient_id, _file(tmp_path, "big.txt", b"x" * 11))
 
 
 def test_an_expired_policy_leads_to_a_fresh_presign(
-    server: LiveServer, tenant: Tenant, runtime: Runtime, tmp_path: Path
+    server: LiveServer, tenant: Tenant, runtime: Runtime, tmp_path: Path, make_client: MakeClient
 ) -> None:
     runtime.settings.presign_expires_seconds = 1
     calls = {"n": 0}
 
-    class SlowFirst(httpx.HTTPTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            calls["n"] += 1
-            if calls["n"] == 1:
-                time.sleep(2.2)  # the policy expires before the store sees the first POST
-            return super().handle_request(request)
+    def slow_first(request: httpx.Request) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            time.sleep(2.2)  # the policy expires before the store sees the first POST
 
-    with Client(tenant.key, server.url, retry=FAST, storage_transport=SlowFirst()) as client:
+    slow = Intercept(before=slow_first)
+    with make_client(tenant.key, server.url, retry=FAST, storage_transport=slow) as client:
         record = client.upload(
             tenant.patient_id, _file(tmp_path, "a.pdf", samples.pdf()), wait=True
         )
@@ -118,21 +121,20 @@ def test_an_expired_policy_leads_to_a_fresh_presign(
 
 
 def test_a_503_storm_is_retried_and_the_upload_happens_once(
-    server: LiveServer, tenant: Tenant, tmp_path: Path
+    server: LiveServer, tenant: Tenant, tmp_path: Path, make_client: MakeClient
 ) -> None:
     # a 503 storm cannot be had from the real server on demand: this transport answers 503
     # to the first three API requests, then forwards to the real server
-    real = httpx.HTTPTransport()
     failures = {"left": 3}
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def storm(request: httpx.Request) -> httpx.Response | None:
         if failures["left"]:
             failures["left"] -= 1
             return httpx.Response(503, json={"message": "busy"})
-        return real.handle_request(request)
+        return None
 
-    with Client(
-        tenant.key, server.url, retry=FAST, transport=httpx.MockTransport(handler)
+    with make_client(
+        tenant.key, server.url, retry=FAST, transport=Intercept(before=storm)
     ) as client:
         record = client.upload(tenant.patient_id, _file(tmp_path, "a.pdf", samples.pdf()))
         assert len(list(client.attachments())) == 1
@@ -140,21 +142,17 @@ def test_a_503_storm_is_retried_and_the_upload_happens_once(
 
 
 def test_a_lost_answer_to_create_does_not_register_twice(
-    server: LiveServer, tenant: Tenant, tmp_path: Path
+    server: LiveServer, tenant: Tenant, tmp_path: Path, make_client: MakeClient
 ) -> None:
-    real = httpx.HTTPTransport()
     state = {"dropped": False}
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        response = real.handle_request(request)
+    def drop_first_post(request: httpx.Request, response: httpx.Response) -> None:
         if request.method == "POST" and not state["dropped"]:
             state["dropped"] = True  # the server registered it; the answer never arrives
-            response.read()
             raise httpx.ReadError("connection reset", request=request)
-        return response
 
-    with Client(
-        tenant.key, server.url, retry=FAST, transport=httpx.MockTransport(handler)
+    with make_client(
+        tenant.key, server.url, retry=FAST, transport=Intercept(after=drop_first_post)
     ) as client:
         record = client.upload(
             tenant.patient_id, _file(tmp_path, "a.pdf", samples.pdf()), description="once"
@@ -164,13 +162,13 @@ def test_a_lost_answer_to_create_does_not_register_twice(
 
 
 def test_the_api_down_for_a_moment_is_waited_out(
-    runtime: Runtime, tenant: Tenant, tmp_path: Path
+    runtime: Runtime, tenant: Tenant, tmp_path: Path, make_client: MakeClient
 ) -> None:
     server = LiveServer(runtime)
     starter = threading.Timer(1.0, server.start)
     starter.start()
     try:
-        with Client(
+        with make_client(
             tenant.key, server.url, retry=RetryPolicy(attempts=10, base=0.2, cap=1.0)
         ) as client:
             record = client.upload(tenant.patient_id, _file(tmp_path, "a.pdf", samples.pdf()))
@@ -180,12 +178,14 @@ def test_the_api_down_for_a_moment_is_waited_out(
         server.stop()
 
 
-def test_errors_after_every_retry_are_server_errors(tenant: Tenant) -> None:
+def test_errors_after_every_retry_are_server_errors(
+    tenant: Tenant, make_client: MakeClient
+) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(502, json={"message": "bad gateway"})
 
     with (
-        Client(
+        make_client(
             tenant.key, "http://x", retry=FAST, transport=httpx.MockTransport(handler)
         ) as client,
         pytest.raises(ServerError, match="502"),
@@ -193,18 +193,20 @@ def test_errors_after_every_retry_are_server_errors(tenant: Tenant) -> None:
         client.attachment(1)
 
 
-def test_a_reused_upload_is_invalid(server: LiveServer, tenant: Tenant) -> None:
-    client = Client(tenant.key, server.url, retry=FAST)
+def test_a_reused_upload_is_invalid(
+    server: LiveServer, tenant: Tenant, make_client: MakeClient
+) -> None:
+    client = make_client(tenant.key, server.url, retry=FAST)
     with client, pytest.raises(InvalidUpload, match="upload the file again"):
         client._register(tenant.patient_id, "http://nowhere/x", None)
 
 
-def test_the_shard_comes_from_the_key() -> None:
+def test_the_shard_comes_from_the_key(make_client: MakeClient) -> None:
     assert base_url_for_key("abc-uk1") == "https://api.uk1.cliniko.com/v1"
     assert base_url_for_key("abc-au2") == "https://api.au2.cliniko.com/v1"
     assert base_url_for_key("abc") == "https://api.au1.cliniko.com/v1"
-    assert Client("abc-ca1").base == "https://api.ca1.cliniko.com/v1"
-    assert Client("abc-ca1", "http://127.0.0.1:8000/").base == "http://127.0.0.1:8000/v1"
+    assert make_client("abc-ca1").base == "https://api.ca1.cliniko.com/v1"
+    assert make_client("abc-ca1", "http://127.0.0.1:8000/").base == "http://127.0.0.1:8000/v1"
 
 
 def test_the_q_builder() -> None:
@@ -221,9 +223,9 @@ def test_the_q_builder() -> None:
 
 
 def test_filters_with_spaces_colons_and_unicode_reach_the_server(
-    server: LiveServer, tenant: Tenant, tmp_path: Path
+    server: LiveServer, tenant: Tenant, tmp_path: Path, make_client: MakeClient
 ) -> None:
-    with Client(tenant.key, server.url, retry=FAST) as client:
+    with make_client(tenant.key, server.url, retry=FAST) as client:
         record = client.upload(
             tenant.patient_id, _file(tmp_path, "a.txt", b"a"), description="Brief: Dr. Müller"
         )
@@ -233,8 +235,26 @@ def test_filters_with_spaces_colons_and_unicode_reach_the_server(
         assert [r["id"] for r in contains] == [record["id"]]
 
 
+UPLOAD_SCRIPTS = {
+    "sync": (
+        "from clinifile.client import Client\n"
+        "with Client(sys.argv[1], sys.argv[2]) as c:\n"
+        "    r = c.upload(sys.argv[3], sys.argv[4])\n"
+    ),
+    "async": (
+        "import asyncio\n"
+        "from clinifile.client import AsyncClient\n"
+        "async def upload():\n"
+        "    async with AsyncClient(sys.argv[1], sys.argv[2]) as c:\n"
+        "        return await c.upload(sys.argv[3], sys.argv[4])\n"
+        "r = asyncio.run(upload())\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("flavour", sorted(UPLOAD_SCRIPTS))
 def test_a_200_mb_upload_keeps_the_clients_memory_low(
-    server: LiveServer, tenant: Tenant, tmp_path: Path
+    server: LiveServer, tenant: Tenant, tmp_path: Path, flavour: str
 ) -> None:
     big = tmp_path / "big.bin"
     with open(big, "wb") as f:
@@ -242,11 +262,9 @@ def test_a_200_mb_upload_keeps_the_clients_memory_low(
         f.truncate(200 * 1024 * 1024)
     script = (
         "import json, re, sys\n"
-        "from clinifile.client import Client\n"
-        "with Client(sys.argv[1], sys.argv[2]) as c:\n"
-        "    r = c.upload(sys.argv[3], sys.argv[4])\n"
+        + UPLOAD_SCRIPTS[flavour]
         # VmHWM, not ru_maxrss: ru_maxrss keeps the parent's high-water mark across exec
-        "status = open('/proc/self/status').read()\n"
+        + "status = open('/proc/self/status').read()\n"
         "peak = int(re.search('VmHWM:[ \\t]+([0-9]+)', status)[1])\n"
         "print(json.dumps({'id': r['id'], 'peak_kib': peak}))\n"
     )
@@ -333,35 +351,39 @@ def test_cli_exit_codes(
     )
     assert over.returncode == 1
     [failed] = json.loads(over.stdout)
-    assert failed["ok"] is False and "too large" in failed["error"]
+    assert failed["ok"] is False and failed["error"] == (
+        "x.txt is 6 bytes, more than the 5 bytes this account may still store "
+        "(the storage limit of its plan)"
+    )
 
 
-def test_the_async_client_does_the_same_round_trip(
-    server: LiveServer, tenant: Tenant, tmp_path: Path
+def test_a_png_round_trip_into_a_file_object_with_progress(
+    server: LiveServer, tenant: Tenant, tmp_path: Path, make_client: MakeClient
 ) -> None:
     content = samples.png()
     path = _file(tmp_path, "scan (2).png", content)
-
-    async def scenario() -> None:
-        async with AsyncClient(tenant.key, server.url, retry=FAST) as client:
-            seen: list[int] = []
-            record = await client.upload(
-                tenant.patient_id, path, description="async", wait=True, progress=seen.append
-            )
-            assert record["content_type"] == "image/png"
-            assert record["filename"] == "scan (2).png"
-            assert sum(seen) == len(content)
-            listed = [r["id"] async for r in client.attachments(description="async")]
-            assert listed == [record["id"]]
-            out = tmp_path / "copy.png"
-            assert await client.download(record["id"], out) == len(content)
-            assert out.read_bytes() == content
-
-    asyncio.run(scenario())
+    with make_client(tenant.key, server.url, retry=FAST) as client:
+        seen: list[int] = []
+        record = client.upload(
+            tenant.patient_id, path, description="async", wait=True, progress=seen.append
+        )
+        assert record["content_type"] == "image/png"
+        assert record["filename"] == "scan (2).png"
+        assert sum(seen) == len(content)
+        listed = [r["id"] for r in client.attachments(description="async")]
+        assert listed == [record["id"]]
+        out = tmp_path / "copy.png"
+        assert client.download(record["id"], out) == len(content)
+        assert out.read_bytes() == content
+        fetched: list[int] = []
+        with open(tmp_path / "again.png", "wb") as handle:
+            assert client.download(record["id"], handle, fetched.append) == len(content)
+        assert (tmp_path / "again.png").read_bytes() == content
+        assert sum(fetched) == len(content)
 
 
 def test_the_object_store_down_for_a_moment_is_waited_out(
-    runtime: Runtime, tenant: Tenant, tmp_path: Path
+    runtime: Runtime, tenant: Tenant, tmp_path: Path, make_client: MakeClient
 ) -> None:
     store = EmbeddedSeaweed(tmp_path / "own-store")
     store.start()
@@ -382,7 +404,7 @@ def test_the_object_store_down_for_a_moment_is_waited_out(
         restarter = threading.Timer(1.5, store.start)  # same data directory, same ports
         restarter.start()
         patient = RetryPolicy(attempts=10, base=0.3, cap=2.0)
-        with Client(tenant.key, server.url, retry=patient) as client:
+        with make_client(tenant.key, server.url, retry=patient) as client:
             record = client.upload(
                 tenant.patient_id, _file(tmp_path, "a.pdf", samples.pdf()), wait=True
             )

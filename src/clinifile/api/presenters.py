@@ -102,8 +102,10 @@ def audit_event(request: Request, record: AuditEvent) -> dict[str, Any]:
     ).model_dump()
 
 
-def presigned_post(post: PresignedPost) -> dict[str, Any]:
-    return PresignedPostRecord(url=post.url, fields=post.fields).model_dump()
+def presigned_post(post: PresignedPost, max_file_size: int) -> dict[str, Any]:
+    return PresignedPostRecord(
+        url=post.url, fields=post.fields, max_file_size=max_file_size
+    ).model_dump()
 
 
 def download_link(url: str, expires_in: int) -> dict[str, Any]:

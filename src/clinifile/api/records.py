@@ -92,6 +92,10 @@ class PatientList(BaseModel):
 class PresignedPostRecord(BaseModel):
     url: str = Field(description="the bucket URL, ending in /")
     fields: dict[str, str]
+    max_file_size: int = Field(
+        description="clinifile: the largest file this server takes, in bytes; the policy's "
+        "content-length-range may be lower (the storage the account's plan has left)"
+    )
 
 
 class DownloadLink(BaseModel):

@@ -1,43 +1,46 @@
-"""The asynchronous twin of Client: the same rules (`_rules`), awaited."""
+"""One client, written once: AsyncClient (_async.py) is the source, and Client (_sync.py) is
+generated from it by unasync, which turns `async def` into `def`, drops `await` and `async`,
+and renames the Async names (AsyncClient → Client, AsyncFile → SyncFile, aclose → close).
+Edit _async.py only, then regenerate _sync.py:
+
+    .venv/bin/python -m tests.client.generate_sync
+
+(tests/client/test_one_source.py fails while _sync.py is stale.)
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from typing import IO, Any, TypeVar
 
 import httpx
 
 from clinifile.client import _rules as rules
-from clinifile.client._sync import DEFAULT_USER_AGENT
-from clinifile.client.errors import InvalidUpload, ProcessingTimeout, ServerError
+from clinifile.client import _uploads as uploads
+from clinifile.client._io import CHUNK, AsyncFile, AsyncStep, async_sleep, binary_file
+from clinifile.client.errors import InvalidUpload, ProcessingTimeout, ServerError, UploadCancelled
 
 T = TypeVar("T")
-
-
-class _AsyncFile:
-    """Reads a blocking file in a thread, chunk by chunk, for httpx's async multipart."""
-
-    def __init__(self, reader: rules.ProgressReader) -> None:
-        self._reader = reader
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while chunk := await asyncio.to_thread(self._reader.read, 256 * 1024):
-            yield chunk
+Record = dict[str, Any]
 
 
 class AsyncClient:
-    """See Client; every method is a coroutine and `attachments()` an async iterator."""
+    """A client of the patient-attachments API of clinifile, or of Cliniko itself.
+
+    With no base_url, the server comes from the key's shard suffix (Cliniko's rule).
+    Client and AsyncClient have the same methods; AsyncClient's are awaited, and its lists
+    are iterated with `async for`.
+    """
 
     def __init__(
         self,
         api_key: str,
         base_url: str | None = None,
         *,
-        user_agent: str = DEFAULT_USER_AGENT,
+        user_agent: str = rules.DEFAULT_USER_AGENT,
         timeout: float = 60.0,
         retry: rules.RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -51,6 +54,7 @@ class AsyncClient:
             timeout=timeout,
             transport=transport,
         )
+        # the object store gets no API key
         self._storage = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, write=None), transport=storage_transport
         )
@@ -65,14 +69,16 @@ class AsyncClient:
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
-    async def _retrying(self, step: Callable[[], Awaitable[T]]) -> T:
+    # --- plumbing ------------------------------------------------------------------------
+
+    async def _retrying(self, step: AsyncStep[T]) -> T:
         for attempt in range(self.retry.attempts):
             try:
                 return await step()
             except Exception as error:
                 if not rules.retryable(error) or attempt == self.retry.attempts - 1:
                     raise
-                await asyncio.sleep(self.retry.delay(attempt, error))
+                await async_sleep(self.retry.delay(attempt, error))
         raise AssertionError("unreachable")
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -84,34 +90,61 @@ class AsyncClient:
     async def _get(self, path: str, **kwargs: Any) -> Any:
         return (await self._retrying(lambda: self._request("GET", path, **kwargs))).json()
 
-    async def attachment(self, attachment_id: int | str) -> dict[str, Any]:
+    # --- records -------------------------------------------------------------------------
+
+    async def patient(self, patient_id: int | str) -> Record:
+        return await self._get(f"/patients/{patient_id}")
+
+    async def attachment(self, attachment_id: int | str) -> Record:
         return await self._get(f"/patient_attachments/{attachment_id}")
 
-    async def attachments(
+    def attachments(
         self,
         patient_id: int | str | None = None,
         *,
         sort: str | None = None,
         per_page: int = 100,
+        filters: Sequence[str] = (),
         **where: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[Record]:
+        """Every attachment (of one patient), page by page, following links.next lazily.
+        Keyword filters build `q[]`: `size=">=1000"`, `content_type="application/pdf"`;
+        filters takes whole ones: `["size:>=1000"]`."""
         path = (
             f"/patients/{patient_id}/patient_attachments" if patient_id else "/patient_attachments"
         )
-        async for record in self._paginate(path, "patient_attachments", where, sort, per_page):
-            yield record
+        params = rules.query_params(where, sort=sort, per_page=per_page, raw_filters=filters)
+        return self._paginate(path, "patient_attachments", params)
 
-    async def audit_events(
-        self, *, sort: str | None = "id:desc", per_page: int = 100, **where: Any
-    ) -> AsyncIterator[dict[str, Any]]:
-        """The account's audit trail, newest first; keyword filters as for attachments."""
-        async for record in self._paginate("/audit_events", "audit_events", where, sort, per_page):
-            yield record
+    def patients(
+        self,
+        *,
+        sort: str | None = None,
+        per_page: int = 100,
+        filters: Sequence[str] = (),
+        **where: Any,
+    ) -> AsyncIterator[Record]:
+        """Every patient, lazily: `last_name="Lovelace"`, `filters=["first_name:~Ad"]`."""
+        params = rules.query_params(where, sort=sort, per_page=per_page, raw_filters=filters)
+        return self._paginate("/patients", "patients", params)
+
+    def audit_events(
+        self,
+        *,
+        sort: str | None = "id:desc",
+        per_page: int = 100,
+        filters: Sequence[str] = (),
+        **where: Any,
+    ) -> AsyncIterator[Record]:
+        """The account's audit trail, newest first: `attachment_id=12`,
+        `action="patient_attachment.download"`, `created_at=">=2026-11-01T00:00:00Z"`."""
+        params = rules.query_params(where, sort=sort, per_page=per_page, raw_filters=filters)
+        return self._paginate("/audit_events", "audit_events", params)
 
     async def _paginate(
-        self, path: str, key: str, where: dict[str, Any], sort: str | None, per_page: int
-    ) -> AsyncIterator[dict[str, Any]]:
-        body = await self._get(path, params=rules.query_params(where, sort=sort, per_page=per_page))
+        self, path: str, key: str, params: list[tuple[str, str]]
+    ) -> AsyncIterator[Record]:
+        body = await self._get(path, params=params)
         while True:
             for record in body[key]:
                 yield record
@@ -119,6 +152,19 @@ class AsyncClient:
             if not next_url:
                 return
             body = await self._get(next_url)
+
+    async def update_description(self, attachment_id: int | str, description: str | None) -> Record:
+        path = f"/patient_attachments/{attachment_id}"
+        response = await self._retrying(
+            lambda: self._request("PATCH", path, json={"description": description})
+        )
+        return response.json()
+
+    async def archive(self, attachment_id: int | str) -> None:
+        path = f"/patient_attachments/{attachment_id}/archive"
+        await self._retrying(lambda: self._request("POST", path))
+
+    # --- the upload ----------------------------------------------------------------------
 
     async def upload(
         self,
@@ -130,23 +176,22 @@ class AsyncClient:
         wait: bool = False,
         wait_timeout: float = 300.0,
         progress: Callable[[int], None] | None = None,
-    ) -> dict[str, Any]:
-        if isinstance(file, str | os.PathLike):
-            path = Path(file)
-            with open(path, "rb") as handle:
-                return await self.upload(
-                    patient_id,
-                    handle,
-                    filename=filename or path.name,
-                    description=description,
-                    wait=wait,
-                    wait_timeout=wait_timeout,
-                    progress=progress,
-                )
-        name = filename or Path(getattr(file, "name", "") or "upload").name
-        start = file.tell()
-        size = file.seek(0, os.SEEK_END) - start  # S3 needs a Content-Length, not chunks
-        upload_url = await self._post_to_store(patient_id, file, start, size, name, progress)
+        cancel: uploads.Cancel | None = None,
+    ) -> Record:
+        """Presign, POST the file to the object store (streamed), register it, and (with
+        wait) return once processing completes. A file larger than the presigned post lets
+        the store take is refused before a byte is sent: QuotaExceeded over the storage the
+        plan has left, ValidationFailed over the file size limit. Also raises InvalidUpload,
+        NotFound, RateLimited, AuthenticationFailed, ServerError or ProcessingTimeout;
+        UploadCancelled when `cancel` is set before the upload is registered."""
+        with binary_file(file, "rb") as source:
+            name = filename or uploads.name_of(source)
+            start = source.tell()
+            size = source.seek(0, os.SEEK_END) - start
+            report = uploads.cancellable(progress, cancel)
+            upload_url = await self._post_to_store(patient_id, source, start, size, name, report)
+        if cancel is not None and cancel.is_set():
+            raise UploadCancelled(f"{name}: cancelled before it was registered")
         record = await self._register(patient_id, upload_url, description)
         return await self.wait(record["id"], wait_timeout) if wait else record
 
@@ -157,29 +202,38 @@ class AsyncClient:
         start: int,
         size: int,
         name: str,
-        progress: Callable[[int], None] | None,
+        progress: Callable[[int], None],
     ) -> str:
-        for _ in range(3):
+        for _ in range(3):  # a fresh presigned post when the policy expired
             post = await self._get(f"/patients/{patient_id}/attachment_presigned_post")
-
-            async def send(post: dict[str, Any] = post) -> httpx.Response:
-                file.seek(start)
-                body, headers = _multipart(post["fields"], name, file, size, progress)
-                response = await self._storage.post(post["url"], content=body, headers=headers)
-                if response.status_code >= 500:
-                    raise ServerError(f"object store error {response.status_code}")
-                return response
-
-            outcome = rules.s3_outcome(await self._retrying(send))
-            if outcome == "ok":
-                return rules.upload_url(post, name)
+            limits = uploads.UploadLimits.of(post)
+            limits.check(name, size)
+            form = uploads.Form(post["fields"], name, size)
+            send = partial(self._send_form, post["url"], form, file, start, progress)
+            if uploads.s3_outcome(await self._retrying(send), limits, name, size) == "ok":
+                return uploads.upload_url(post, name)
         raise InvalidUpload("the presigned post kept expiring; check the clocks", {})
+
+    async def _send_form(
+        self,
+        url: str,
+        form: uploads.Form,
+        file: IO[bytes],
+        start: int,
+        progress: Callable[[int], None],
+    ) -> httpx.Response:
+        file.seek(start)
+        body = _form_body(form, AsyncFile(file, form.size), progress)
+        response = await self._storage.post(url, content=body, headers=form.headers)
+        if response.status_code >= 500:
+            raise ServerError(f"object store error {response.status_code}")
+        return response
 
     async def _register(
         self, patient_id: int | str, upload_url: str, description: str | None
-    ) -> dict[str, Any]:
-        body = rules.register_body(patient_id, upload_url, description)
-        since = rules.created_since_now()
+    ) -> Record:
+        body = uploads.register_body(patient_id, upload_url, description)
+        since = uploads.created_since_now()
         attempts = 0
 
         async def create() -> httpx.Response:
@@ -193,12 +247,18 @@ class AsyncClient:
             if attempts == 1:
                 raise
             # an earlier attempt reached the server: the upload is registered already
-            async for record in self.attachments(patient_id, sort="id:desc", **since):
-                if record.get("description") == description:
-                    return record
-            raise
+            return await self._find_registered(patient_id, description, since)
 
-    async def wait(self, attachment_id: int | str, timeout: float = 300.0) -> dict[str, Any]:
+    async def _find_registered(
+        self, patient_id: int | str, description: str | None, since: dict[str, Any]
+    ) -> Record:
+        async for record in self.attachments(patient_id, sort="id:desc", **since):
+            if record.get("description") == description:
+                return record
+        raise InvalidUpload("the upload was registered by an earlier attempt but is not found", {})
+
+    async def wait(self, attachment_id: int | str, timeout: float = 300.0) -> Record:
+        """Polls with backoff until processing_completed; ProcessingTimeout after timeout."""
         deadline = time.monotonic() + timeout
         delay = 0.2
         while True:
@@ -210,52 +270,42 @@ class AsyncClient:
                     f"attachment {attachment_id} is still processing after {timeout:.0f}s; "
                     "call wait() again later"
                 )
-            await asyncio.sleep(delay)
+            await async_sleep(delay)
             delay = min(5.0, delay * 1.5)
 
-    async def download(self, attachment_id: int | str, dest: str | os.PathLike[str]) -> int:
-        response = await self._retrying(
-            lambda: self._request("GET", f"/patient_attachments/{attachment_id}/content")
-        )
+    # --- the download --------------------------------------------------------------------
+
+    async def download(
+        self,
+        attachment_id: int | str,
+        dest: str | os.PathLike[str] | IO[bytes],
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Streams the file to dest (a path or a binary file); returns the bytes written."""
+        path = f"/patient_attachments/{attachment_id}/content"
+        response = await self._retrying(lambda: self._request("GET", path))
+        with binary_file(dest, "wb") as out:
+            return await self._stream(response.headers["location"], AsyncFile(out), progress)
+
+    async def _stream(
+        self, url: str, out: AsyncFile, progress: Callable[[int], None] | None
+    ) -> int:
         written = 0
-        with open(dest, "wb") as out:
-            async with self._storage.stream("GET", response.headers["location"]) as download:
-                rules.raise_for(download)
-                async for chunk in download.aiter_bytes(256 * 1024):
-                    await asyncio.to_thread(out.write, chunk)
-                    written += len(chunk)
+        async with self._storage.stream("GET", url) as response:
+            rules.raise_for(response)
+            async for chunk in response.aiter_bytes(CHUNK):
+                await out.write(chunk)
+                written += len(chunk)
+                if progress:
+                    progress(len(chunk))
         return written
 
 
-def _multipart(
-    fields: dict[str, str],
-    name: str,
-    file: IO[bytes],
-    size: int,
-    progress: Callable[[int], None] | None,
-) -> tuple[AsyncIterator[bytes], dict[str, str]]:
-    """A streamed multipart/form-data body: every field, then the file last."""
-    boundary = os.urandom(16).hex()
-    head = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
-    )
-    quoted = name.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
-    head += (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-
-    tail = f"\r\n--{boundary}--\r\n".encode()
-
-    async def body() -> AsyncIterator[bytes]:
-        yield head
-        async for chunk in _AsyncFile(rules.ProgressReader(file, progress)):
-            yield chunk
-        yield tail
-
-    headers = {
-        "Content-Type": f"multipart/form-data; boundary={boundary}",
-        "Content-Length": str(len(head) + size + len(tail)),
-    }
-    return body(), headers
+async def _form_body(
+    form: uploads.Form, file: AsyncFile, progress: Callable[[int], None]
+) -> AsyncIterator[bytes]:
+    yield form.head
+    async for chunk in file:
+        progress(len(chunk))
+        yield chunk
+    yield form.tail

@@ -1,14 +1,12 @@
-"""What the sync and async clients share: URLs, the q[] syntax, error mapping, retries."""
+"""The API's rules, for both clients: URLs, the q[] syntax, error mapping, retries."""
 
 from __future__ import annotations
 
 import random
 import re
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
@@ -20,10 +18,10 @@ from clinifile.client.errors import (
     QuotaExceeded,
     RateLimited,
     ServerError,
-    UploadCancelled,
     ValidationFailed,
 )
 
+DEFAULT_USER_AGENT = "clinifile-python (https://github.com/clinifile)"
 DEFAULT_SHARD = "au1"
 _SHARD = re.compile(r"-([a-z]+[0-9]+)$")
 OPERATORS = ("!=", ">=", "<=", "~~", "!?", "=", ">", "<", "~", "?", "*")
@@ -135,84 +133,3 @@ class RetryPolicy:
 
 def retryable(error: Exception) -> bool:
     return isinstance(error, httpx.TransportError | ServerError | RateLimited)
-
-
-def cancellable(
-    progress: Callable[[int], None] | None, cancel: threading.Event | None
-) -> Callable[[int], None] | None:
-    """A progress callback that stops the upload (UploadCancelled) once cancel is set."""
-    if cancel is None:
-        return progress
-
-    def report(count: int) -> None:
-        if cancel.is_set():
-            raise UploadCancelled("the upload was cancelled; it was not registered")
-        if progress is not None:
-            progress(count)
-
-    return report
-
-
-class ProgressReader:
-    """A file wrapper that reports bytes read (the multipart body streams from it)."""
-
-    def __init__(self, raw: IO[bytes], callback: Callable[[int], None] | None) -> None:
-        self._raw = raw
-        self._callback = callback
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._raw.read(size)
-        if chunk and self._callback:
-            self._callback(len(chunk))
-        return chunk
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def __iter__(self) -> Any:
-        while chunk := self.read(256 * 1024):
-            yield chunk
-
-
-def s3_outcome(response: httpx.Response) -> str:
-    """ "ok", "expired" (ask for a fresh presigned post), or raises for other refusals."""
-    if response.status_code in (200, 201, 204):
-        return "ok"
-    text = response.text
-    if response.status_code == 403 and "expired" in text.lower():
-        return "expired"
-    if "EntityTooLarge" in text:
-        raise QuotaExceeded(
-            "the object store refused the file as too large for this account's remaining "
-            "storage or the size limit",
-            {"base": "too large"},
-            status=response.status_code,
-        )
-    if response.status_code >= 500:
-        raise ServerError(f"object store error {response.status_code}", status=response.status_code)
-    raise ClinifileError(
-        f"the object store refused the upload ({response.status_code}): {text[:200]}",
-        status=response.status_code,
-    )
-
-
-def upload_url(post: Mapping[str, Any], name: str) -> str:
-    """Step 3's upload_url: the presigned post's URL plus the key the store gave the file."""
-    return str(post["url"]) + str(post["fields"]["key"]).replace("${filename}", name)
-
-
-def register_body(patient_id: int | str, url: str, description: str | None) -> dict[str, str]:
-    body = {"patient_id": str(patient_id), "upload_url": url}
-    if description is not None:
-        body["description"] = description
-    return body
-
-
-def created_since_now() -> dict[str, Any]:
-    """A filter for records created from (a little before) now: finds a registration whose
-    answer was lost, when a retried create is refused as already used."""
-    since = datetime.now(UTC) - timedelta(seconds=2)
-    return {"created_at": ">=" + since.strftime("%Y-%m-%dT%H:%M:%SZ")}

@@ -1,32 +1,40 @@
-"""The synchronous client."""
+# Generated from _async.py by unasync (tests/client/generate_sync.py): do not edit.
+# Edit _async.py, then run: .venv/bin/python -m tests.client.generate_sync
+"""One client, written once: AsyncClient (_async.py) is the source, and Client (_sync.py) is
+generated from it by unasync, which turns `async def` into `def`, drops `await` and `async`,
+and renames the Async names (AsyncClient → Client, AsyncFile → SyncFile, aclose → close).
+Edit _async.py only, then regenerate _sync.py:
+
+    .venv/bin/python -m tests.client.generate_sync
+
+(tests/client/test_one_source.py fails while _sync.py is stale.)
+"""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
-from typing import IO, Any, TypeVar, cast
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import IO, Any, TypeVar
 
 import httpx
 
 from clinifile.client import _rules as rules
-from clinifile.client.errors import (
-    InvalidUpload,
-    ProcessingTimeout,
-    ServerError,
-    UploadCancelled,
-)
+from clinifile.client import _uploads as uploads
+from clinifile.client._io import CHUNK, SyncFile, SyncStep, binary_file, sleep
+from clinifile.client.errors import InvalidUpload, ProcessingTimeout, ServerError, UploadCancelled
 
 T = TypeVar("T")
-DEFAULT_USER_AGENT = "clinifile-python (https://github.com/clinifile)"
+Record = dict[str, Any]
 
 
 class Client:
     """A client of the patient-attachments API of clinifile, or of Cliniko itself.
 
     With no base_url, the server comes from the key's shard suffix (Cliniko's rule).
+    Client and AsyncClient have the same methods; AsyncClient's are awaited, and its lists
+    are iterated with `async for`.
     """
 
     def __init__(
@@ -34,7 +42,7 @@ class Client:
         api_key: str,
         base_url: str | None = None,
         *,
-        user_agent: str = DEFAULT_USER_AGENT,
+        user_agent: str = rules.DEFAULT_USER_AGENT,
         timeout: float = 60.0,
         retry: rules.RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -65,14 +73,14 @@ class Client:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _retrying(self, step: Callable[[], T]) -> T:
+    def _retrying(self, step: SyncStep[T]) -> T:
         for attempt in range(self.retry.attempts):
             try:
                 return step()
             except Exception as error:
                 if not rules.retryable(error) or attempt == self.retry.attempts - 1:
                     raise
-                time.sleep(self.retry.delay(attempt, error))
+                sleep(self.retry.delay(attempt, error))
         raise AssertionError("unreachable")
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -82,14 +90,14 @@ class Client:
         return response
 
     def _get(self, path: str, **kwargs: Any) -> Any:
-        return self._retrying(lambda: self._request("GET", path, **kwargs)).json()
+        return (self._retrying(lambda: self._request("GET", path, **kwargs))).json()
 
     # --- records -------------------------------------------------------------------------
 
-    def patient(self, patient_id: int | str) -> dict[str, Any]:
+    def patient(self, patient_id: int | str) -> Record:
         return self._get(f"/patients/{patient_id}")
 
-    def attachment(self, attachment_id: int | str) -> dict[str, Any]:
+    def attachment(self, attachment_id: int | str) -> Record:
         return self._get(f"/patient_attachments/{attachment_id}")
 
     def attachments(
@@ -98,43 +106,44 @@ class Client:
         *,
         sort: str | None = None,
         per_page: int = 100,
-        filters: list[str] = (),  # type: ignore[assignment]
+        filters: Sequence[str] = (),
         **where: Any,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Record]:
         """Every attachment (of one patient), page by page, following links.next lazily.
-        Keyword filters build `q[]`: `size=">=1000"`, `content_type="application/pdf"`."""
+        Keyword filters build `q[]`: `size=">=1000"`, `content_type="application/pdf"`;
+        filters takes whole ones: `["size:>=1000"]`."""
         path = (
             f"/patients/{patient_id}/patient_attachments" if patient_id else "/patient_attachments"
         )
-        return self._paginate(path, "patient_attachments", where, sort, per_page, filters)
+        params = rules.query_params(where, sort=sort, per_page=per_page, raw_filters=filters)
+        return self._paginate(path, "patient_attachments", params)
 
     def patients(
-        self, *, sort: str | None = None, per_page: int = 100, **where: Any
-    ) -> Iterator[dict[str, Any]]:
-        return self._paginate("/patients", "patients", where, sort, per_page, ())
+        self,
+        *,
+        sort: str | None = None,
+        per_page: int = 100,
+        filters: Sequence[str] = (),
+        **where: Any,
+    ) -> Iterator[Record]:
+        """Every patient, lazily: `last_name="Lovelace"`, `filters=["first_name:~Ad"]`."""
+        params = rules.query_params(where, sort=sort, per_page=per_page, raw_filters=filters)
+        return self._paginate("/patients", "patients", params)
 
     def audit_events(
         self,
         *,
         sort: str | None = "id:desc",
         per_page: int = 100,
-        filters: list[str] = (),  # type: ignore[assignment]
+        filters: Sequence[str] = (),
         **where: Any,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Record]:
         """The account's audit trail, newest first: `attachment_id=12`,
         `action="patient_attachment.download"`, `created_at=">=2026-11-01T00:00:00Z"`."""
-        return self._paginate("/audit_events", "audit_events", where, sort, per_page, filters)
+        params = rules.query_params(where, sort=sort, per_page=per_page, raw_filters=filters)
+        return self._paginate("/audit_events", "audit_events", params)
 
-    def _paginate(
-        self,
-        path: str,
-        key: str,
-        where: Mapping[str, Any],
-        sort: str | None,
-        per_page: int,
-        raw: Any,
-    ) -> Iterator[dict[str, Any]]:
-        params = rules.query_params(where, sort=sort, per_page=per_page, raw_filters=raw)
+    def _paginate(self, path: str, key: str, params: list[tuple[str, str]]) -> Iterator[Record]:
         body = self._get(path, params=params)
         while True:
             yield from body[key]
@@ -143,20 +152,16 @@ class Client:
                 return
             body = self._get(next_url)
 
-    def update_description(
-        self, attachment_id: int | str, description: str | None
-    ) -> dict[str, Any]:
+    def update_description(self, attachment_id: int | str, description: str | None) -> Record:
+        path = f"/patient_attachments/{attachment_id}"
         response = self._retrying(
-            lambda: self._request(
-                "PATCH", f"/patient_attachments/{attachment_id}", json={"description": description}
-            )
+            lambda: self._request("PATCH", path, json={"description": description})
         )
         return response.json()
 
     def archive(self, attachment_id: int | str) -> None:
-        self._retrying(
-            lambda: self._request("POST", f"/patient_attachments/{attachment_id}/archive")
-        )
+        path = f"/patient_attachments/{attachment_id}/archive"
+        self._retrying(lambda: self._request("POST", path))
 
     # --- the upload ----------------------------------------------------------------------
 
@@ -170,30 +175,20 @@ class Client:
         wait: bool = False,
         wait_timeout: float = 300.0,
         progress: Callable[[int], None] | None = None,
-        cancel: threading.Event | None = None,
-    ) -> dict[str, Any]:
+        cancel: uploads.Cancel | None = None,
+    ) -> Record:
         """Presign, POST the file to the object store (streamed), register it, and (with
-        wait) return once processing completes. Raises QuotaExceeded, InvalidUpload,
+        wait) return once processing completes. A file larger than the presigned post lets
+        the store take is refused before a byte is sent: QuotaExceeded over the storage the
+        plan has left, ValidationFailed over the file size limit. Also raises InvalidUpload,
         NotFound, RateLimited, AuthenticationFailed, ServerError or ProcessingTimeout;
         UploadCancelled when `cancel` is set before the upload is registered."""
-        if isinstance(file, str | os.PathLike):
-            path = Path(file)
-            with open(path, "rb") as handle:
-                return self.upload(
-                    patient_id,
-                    handle,
-                    filename=filename or path.name,
-                    description=description,
-                    wait=wait,
-                    wait_timeout=wait_timeout,
-                    progress=progress,
-                    cancel=cancel,
-                )
-        name = filename or Path(getattr(file, "name", "") or "upload").name
-        start = file.tell()
-        upload_url = self._post_to_store(
-            patient_id, file, start, name, rules.cancellable(progress, cancel)
-        )
+        with binary_file(file, "rb") as source:
+            name = filename or uploads.name_of(source)
+            start = source.tell()
+            size = source.seek(0, os.SEEK_END) - start
+            report = uploads.cancellable(progress, cancel)
+            upload_url = self._post_to_store(patient_id, source, start, size, name, report)
         if cancel is not None and cancel.is_set():
             raise UploadCancelled(f"{name}: cancelled before it was registered")
         record = self._register(patient_id, upload_url, description)
@@ -204,32 +199,38 @@ class Client:
         patient_id: int | str,
         file: IO[bytes],
         start: int,
+        size: int,
         name: str,
-        progress: Callable[[int], None] | None,
+        progress: Callable[[int], None],
     ) -> str:
         for _ in range(3):  # a fresh presigned post when the policy expired
             post = self._get(f"/patients/{patient_id}/attachment_presigned_post")
-
-            def send(post: dict[str, Any] = post) -> httpx.Response:
-                file.seek(start)
-                reader = cast(IO[bytes], rules.ProgressReader(file, progress))
-                response = self._storage.post(
-                    post["url"], data=post["fields"], files={"file": (name, reader)}
-                )
-                if response.status_code >= 500:
-                    raise ServerError(f"object store error {response.status_code}")
-                return response
-
-            outcome = rules.s3_outcome(self._retrying(send))
-            if outcome == "ok":
-                return rules.upload_url(post, name)
+            limits = uploads.UploadLimits.of(post)
+            limits.check(name, size)
+            form = uploads.Form(post["fields"], name, size)
+            send = partial(self._send_form, post["url"], form, file, start, progress)
+            if uploads.s3_outcome(self._retrying(send), limits, name, size) == "ok":
+                return uploads.upload_url(post, name)
         raise InvalidUpload("the presigned post kept expiring; check the clocks", {})
 
-    def _register(
-        self, patient_id: int | str, upload_url: str, description: str | None
-    ) -> dict[str, Any]:
-        body = rules.register_body(patient_id, upload_url, description)
-        since = rules.created_since_now()
+    def _send_form(
+        self,
+        url: str,
+        form: uploads.Form,
+        file: IO[bytes],
+        start: int,
+        progress: Callable[[int], None],
+    ) -> httpx.Response:
+        file.seek(start)
+        body = _form_body(form, SyncFile(file, form.size), progress)
+        response = self._storage.post(url, content=body, headers=form.headers)
+        if response.status_code >= 500:
+            raise ServerError(f"object store error {response.status_code}")
+        return response
+
+    def _register(self, patient_id: int | str, upload_url: str, description: str | None) -> Record:
+        body = uploads.register_body(patient_id, upload_url, description)
+        since = uploads.created_since_now()
         attempts = 0
 
         def create() -> httpx.Response:
@@ -238,7 +239,7 @@ class Client:
             return self._request("POST", "/patient_attachments", json=body)
 
         try:
-            return self._retrying(create).json()
+            return (self._retrying(create)).json()
         except InvalidUpload:
             if attempts == 1:
                 raise
@@ -247,13 +248,13 @@ class Client:
 
     def _find_registered(
         self, patient_id: int | str, description: str | None, since: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> Record:
         for record in self.attachments(patient_id, sort="id:desc", **since):
             if record.get("description") == description:
                 return record
         raise InvalidUpload("the upload was registered by an earlier attempt but is not found", {})
 
-    def wait(self, attachment_id: int | str, timeout: float = 300.0) -> dict[str, Any]:
+    def wait(self, attachment_id: int | str, timeout: float = 300.0) -> Record:
         """Polls with backoff until processing_completed; ProcessingTimeout after timeout."""
         deadline = time.monotonic() + timeout
         delay = 0.2
@@ -266,8 +267,10 @@ class Client:
                     f"attachment {attachment_id} is still processing after {timeout:.0f}s; "
                     "call wait() again later"
                 )
-            time.sleep(delay)
+            sleep(delay)
             delay = min(5.0, delay * 1.5)
+
+    # --- the download --------------------------------------------------------------------
 
     def download(
         self,
@@ -276,22 +279,28 @@ class Client:
         progress: Callable[[int], None] | None = None,
     ) -> int:
         """Streams the file to dest (a path or a binary file); returns the bytes written."""
-        response = self._retrying(
-            lambda: self._request("GET", f"/patient_attachments/{attachment_id}/content")
-        )
-        url = response.headers["location"]
-        if isinstance(dest, str | os.PathLike):
-            with open(dest, "wb") as handle:
-                return self._stream(url, handle, progress)
-        return self._stream(url, dest, progress)
+        path = f"/patient_attachments/{attachment_id}/content"
+        response = self._retrying(lambda: self._request("GET", path))
+        with binary_file(dest, "wb") as out:
+            return self._stream(response.headers["location"], SyncFile(out), progress)
 
-    def _stream(self, url: str, out: IO[bytes], progress: Callable[[int], None] | None) -> int:
+    def _stream(self, url: str, out: SyncFile, progress: Callable[[int], None] | None) -> int:
         written = 0
         with self._storage.stream("GET", url) as response:
             rules.raise_for(response)
-            for chunk in response.iter_bytes(256 * 1024):
+            for chunk in response.iter_bytes(CHUNK):
                 out.write(chunk)
                 written += len(chunk)
                 if progress:
                     progress(len(chunk))
         return written
+
+
+def _form_body(
+    form: uploads.Form, file: SyncFile, progress: Callable[[int], None]
+) -> Iterator[bytes]:
+    yield form.head
+    for chunk in file:
+        progress(len(chunk))
+        yield chunk
+    yield form.tail

@@ -334,28 +334,32 @@ $("#attachments-next").addEventListener("click", () => { patientState.page += 1;
 
 // --- uploads: presign, POST to the store with progress, register --------------------------
 
-const FIVE_GB = 5 * 1024 ** 3;
-
 const uploadsByAttachment = new Map(); // attachment id → its Upload, to show "Processed"
 
 class StoreRefused extends Error {}
 class Cancelled extends Error {}
 
-function largestAllowed(post) {
+// What the presigned post lets the store take: its policy's content-length-range (the smaller
+// of the server's file size limit and the storage the plan has left), and the file size limit
+// alone (max_file_size), so that a refusal can say which limit it is. The Python client words
+// both the same way (clinifile/client/_uploads.py).
+function uploadLimits(post) {
+  let allowed = Infinity;
   try {
     const policy = JSON.parse(atob(post.fields.policy));
     const range = policy.conditions.find((c) => Array.isArray(c) && c[0] === "content-length-range");
-    return range ? Number(range[2]) : Infinity;
+    if (range) allowed = Number(range[2]);
   } catch {
-    return Infinity;
+    // no readable policy: the store's own refusal is the check
   }
+  return { allowed, maxFileSize: post.max_file_size ?? allowed };
 }
 
-function tooLargeMessage(file, max) {
-  if (max < FIVE_GB) {
-    return `Not uploaded: ${file.name} is ${formatSize(file.size)}, more than the ${formatSize(max)} this account may still store (the storage limit of its plan).`;
+function tooLargeMessage(file, limits) {
+  if (file.size > limits.maxFileSize) {
+    return `Not uploaded: ${file.name} is ${formatSize(file.size)}; one file may be at most ${formatSize(limits.maxFileSize)}.`;
   }
-  return `Not uploaded: ${file.name} is ${formatSize(file.size)}; one file may be at most ${formatSize(max)}.`;
+  return `Not uploaded: ${file.name} is ${formatSize(file.size)}, more than the ${formatSize(limits.allowed)} this account may still store (the storage limit of its plan).`;
 }
 
 class Upload {
@@ -389,11 +393,11 @@ class Upload {
     this.setState("Preparing…");
     try {
       const post = await api(`/v1/patients/${this.patientId}/attachment_presigned_post`);
-      const max = largestAllowed(post);
-      if (this.file.size > max) throw new StoreRefused(tooLargeMessage(this.file, max));
+      const limits = uploadLimits(post);
+      if (this.file.size > limits.allowed) throw new StoreRefused(tooLargeMessage(this.file, limits));
       if (this.cancelled) throw new Cancelled();
       this.setState("Uploading…");
-      const key = await this.send(post, max);
+      const key = await this.send(post, limits);
       this.cancelButton.hidden = true;
       this.setState("Registering…");
       const record = await api("/v1/patient_attachments", { method: "POST", body: { patient_id: String(this.patientId), upload_url: post.url + key } });
@@ -416,7 +420,7 @@ class Upload {
     }
   }
 
-  send(post, max) {
+  send(post, limits) {
     return new Promise((resolve, reject) => {
       const form = new FormData();
       for (const [name, value] of Object.entries(post.fields)) form.append(name, value);
@@ -435,7 +439,7 @@ class Upload {
           return;
         }
         const code = xml.querySelector("Code")?.textContent ?? String(xhr.status);
-        if (code === "EntityTooLarge") reject(new StoreRefused(tooLargeMessage(this.file, max)));
+        if (code === "EntityTooLarge") reject(new StoreRefused(tooLargeMessage(this.file, limits)));
         else reject(new Error(`the file store refused the upload (${code})`));
       });
       xhr.addEventListener("error", () => reject(new Error("the file store cannot be reached")));
