@@ -86,8 +86,8 @@ class ObjectStore(Protocol):
         have passed."""
 
     def iter_keys(self, prefix: str) -> Iterator[list[ObjectInfo]]:
-        """Every object whose key starts with prefix, in pages of at most 1,000 (each page
-        fetched when asked for), each object with its size, ETag and last_modified."""
+        """Every object whose key starts with prefix, in pages of at most 1,000, each with
+        its size, ETag and last_modified."""
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Removes every object named, any number of them, in requests of at most 1,000

@@ -226,9 +226,8 @@ class S3Store:
             # Quiet: the answer lists only the keys the store could not delete
             refused += [f"{e.get('Key')!r} ({e.get('Code')})" for e in response.get("Errors", [])]
         if refused:
-            raise StorageError(
-                f"object store did not delete {len(refused)} objects: {', '.join(refused[:5])}"
-            )
+            more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+            raise StorageError(f"object store refused to delete {', '.join(refused[:5])}{more}")
 
     def check(self) -> None:
         try:

@@ -6,6 +6,7 @@ used, so a restart serves the same objects at the same URLs.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -41,12 +42,12 @@ PORT_FLAGS = (
 )
 
 
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM when its parent dies, even by SIGKILL."""
+def _die_with_parent(death_signal: signal.Signals) -> None:
+    """Linux: the child gets death_signal when its parent dies, even by SIGKILL."""
     import ctypes
 
     pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, death_signal)
 
 
 class WeedNotFound(RuntimeError):
@@ -85,9 +86,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def spawn_weed(args: list[str], cwd: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def spawn_weed(
+    args: list[str],
+    cwd: Path,
+    log_path: Path,
+    *,
+    death_signal: signal.Signals = signal.SIGTERM,
+) -> subprocess.Popen[bytes]:
     """Starts one `weed` process logging to log_path, in its own process group (so a
-    terminal's Ctrl-C reaches us first and we stop it), dying with us on Linux."""
+    terminal's Ctrl-C reaches us first and we stop it), sent death_signal when we die (on
+    Linux)."""
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(
             args,
@@ -97,7 +105,7 @@ def spawn_weed(args: list[str], cwd: Path, log_path: Path) -> subprocess.Popen[b
             cwd=cwd,
             start_new_session=True,
             # PDEATHSIG follows the creating *thread*: only tie it to the main thread's life
-            preexec_fn=_die_with_parent
+            preexec_fn=functools.partial(_die_with_parent, death_signal)
             if sys.platform == "linux" and threading.current_thread() is threading.main_thread()
             else None,
         )
