@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from clinifile.runtime import Runtime
@@ -237,3 +238,30 @@ def test_a_file_name_that_is_html_is_shown_as_text(
     expect(row).to_contain_text(name)
     assert page.locator("#attachments-table img, #uploads img").count() == 0
     assert page.title() != "owned"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_file_size_bytes": 150_000}])
+def test_a_file_over_the_servers_size_limit_is_refused_in_its_own_words(
+    page: Any, server: LiveServer, runtime: Runtime
+) -> None:
+    # the trial's storage left (1 MB) is more than this server's file size limit (150 kB):
+    # the page learns the limit from the presigned post, not from a default of its own
+    trial = make_tenant(runtime, plan="trial", storage_limit_bytes=1_000_000)
+    _sign_in(page, server, trial.key)
+    page.goto(f"{server.url}/app/#/patients/{trial.patient_id}")
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            None if request.url.startswith(server.url) else elsewhere.append(request.url)
+        ),
+    )
+    _drop(page, "#dropzone", {"scan.pdf": b"\x00" * 300_000})
+    refused = page.locator("#uploads li")
+    expect(refused).to_contain_text(
+        "Not uploaded: scan.pdf is 293 KB; one file may be at most 146 KB."
+    )
+    expect(refused.get_by_role("button", name=re.compile("Retry"))).to_be_hidden()
+    expect(page.locator("#attachments-empty")).to_be_visible()
+    assert elsewhere == [], "nothing may go to the object store"

@@ -28,6 +28,7 @@ from clinifile.client import (
     q_filter,
 )
 from clinifile.client._rules import query_params
+from clinifile.db import accounts as accounts_db
 from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.storage.seaweed import EmbeddedSeaweed
 from tests import samples
@@ -355,6 +356,30 @@ def test_cli_exit_codes(
         "x.txt is 6 bytes, more than the 5 bytes this account may still store "
         "(the storage limit of its plan)"
     )
+
+
+def test_cli_upload_over_the_storage_left_prints_the_plain_message_and_stores_nothing(
+    server: LiveServer, runtime: Runtime, tmp_path: Path
+) -> None:
+    trial = make_tenant(runtime, plan="trial", storage_limit_bytes=95 * 1024 * 1024)
+    scan = tmp_path / "scan.pdf"
+    with open(scan, "wb") as f:
+        f.truncate(300 * 1024 * 1024)  # sparse: streaming it would take seconds
+    started = time.monotonic()
+    over = _cli(
+        "upload", "--patient", str(trial.patient_id), str(scan), key=trial.key, base=server.url
+    )
+    assert over.returncode == 1, over.stderr
+    assert (
+        f"not uploaded: {scan}: scan.pdf is 300 MB, more than the 95 MB this account may "
+        "still store (the storage limit of its plan)\n"
+    ) in over.stderr
+    assert "too large for this account" not in over.stdout + over.stderr
+    assert time.monotonic() - started < 30
+    assert list_keys(server.runtime.store("au1"), f"{trial.account_id}/") == []
+    with runtime.sessions() as session:
+        account = accounts_db.get(session, trial.account_id)
+        assert account is not None and account.storage_used_bytes == 0
 
 
 def test_a_png_round_trip_into_a_file_object_with_progress(

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,7 +90,7 @@ def upload_command(
         Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
+            DownloadColumn(binary_units=True),  # 1024-based, as the refusals count
             TransferSpeedColumn(),
             TimeRemainingColumn(),
             console=err,
@@ -144,13 +145,18 @@ def _report(results: list[dict[str, Any]], as_json: bool) -> None:
     table = Table(title="Uploads")
     for column in ("file", "result", "attachment"):
         table.add_column(column)
+    failed = []
     for r in sorted(results, key=lambda r: r["file"]):
         if r["ok"]:
             state = "processed" if r["record"].get("processing_completed") else "registered"
             table.add_row(r["file"], f"[green]{state}[/green]", r["id"])
         else:
-            table.add_row(r["file"], f"[red]{r['error']}[/red]", "")
+            table.add_row(r["file"], "[red]not uploaded[/red]", "")
+            failed.append(r)
     Console().print(table)
+    # each refusal whole, on one line: a table cell would wrap it
+    for r in failed:
+        typer.echo(f"not uploaded: {r['file']}: {r['error']}", err=True)
 
 
 def download_command(
@@ -182,12 +188,9 @@ def ls_command(
     as_json: AsJson = False,
 ) -> None:
     """Lists attachments as a table."""
-    rows: list[dict[str, Any]] = []
     with Client(api_key, base_url) as client, exit_on_error():
-        for record in client.attachments(patient, sort=sort, filters=filters or []):
-            rows.append(record)
-            if len(rows) >= limit:
-                break
+        # pages are fetched lazily: no more of them than the rows shown need
+        rows = list(islice(client.attachments(patient, sort=sort, filters=filters or ()), limit))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -23,7 +23,8 @@ class NotFound(ClinifileError):
 
 
 class ValidationFailed(ClinifileError):
-    """422: the server refused the data; `errors` maps fields to messages."""
+    """422: the server refused the data; `errors` maps fields to messages. Also a file over
+    the server's file size limit, refused before a byte is sent (`errors["file"]`)."""
 
     def __init__(self, message: str, errors: dict[str, str], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -35,7 +36,8 @@ class InvalidUpload(ValidationFailed):
 
 
 class QuotaExceeded(ValidationFailed):
-    """422 base / 400 EntityTooLarge: the account's storage limit or the size limit."""
+    """The account's storage limit: 422 base, or a file larger than the storage its plan
+    has left, refused before a byte is sent (`errors["base"]`)."""
 
 
 class RateLimited(ClinifileError):
