@@ -75,6 +75,8 @@ class SeaweedCluster:
         self.root.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + timeout
         try:
+            # every bucket grows volumes of its own: small ones, never preallocated, and room
+            # for a few buckets' worth on each volume server
             self._spawn("master", "-mdir=master", "-volumeSizeLimitMB=64", "-telemetry=false")
             # a volume server that finds no leader retries its heartbeat only 5 s later
             self._wait(deadline, "the master to lead", self._master_leads)
