@@ -5,25 +5,30 @@ carries its signature): the client redacts what httpx logs."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from clinifile.client import Client
 from tests import log_scan, samples
 from tests.factories import Tenant
 from tests.live_server import LiveServer
 
 
 def test_a_whole_flow_at_debug_logs_no_key_signature_or_credential(
-    server: LiveServer, tenant: Tenant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: LiveServer,
+    tenant: Tenant,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    make_client: Callable[..., Any],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("httpx", "clinifile", "uvicorn"):
         caplog.set_level(logging.DEBUG, logger=name)
     source = tmp_path / "a.pdf"
     source.write_bytes(samples.pdf())
-    with Client(tenant.key, base_url=server.url) as client:
+    with make_client(tenant.key, base_url=server.url) as client:
         record = client.upload(tenant.patient_id, source, wait=True)
         client.download(record["id"], tmp_path / "copy.pdf")
         list(client.audit_events())
