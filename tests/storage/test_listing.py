@@ -12,13 +12,14 @@ from clinifile.storage.base import ObjectStore
 from tests.objects import list_keys
 from tests.storage.backends import Backend
 
-# one more page than S3 answers at once
+# past one page: S3 lists and deletes at most 1,000 keys a request
 MANY = 1005
 
 
 def test_iter_keys_pages_past_1000_keys(backend: Backend, store: ObjectStore, prefix: str) -> None:
     keys = [f"{prefix}many/{n:04d}.bin" for n in range(MANY)]
     backend.put_many([*keys, f"{prefix}many.bin", f"{prefix}other/0.bin"], b"12345")
+    # timezone-aware (comparing a naive one raises), and recent by a clock near ours
     started = datetime.now(UTC) - timedelta(minutes=5)
 
     pages = list(store.iter_keys(prefix + "many/"))
