@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
+
+# what the type sniffer (filetype) names Windows, ELF and Mach-O executables
+EXECUTABLE_TYPES = (
+    "application/x-msdownload",
+    "application/x-executable",
+    "application/x-mach-binary",
+)
 
 
 class Region(BaseModel):
@@ -92,6 +100,25 @@ class Settings(BaseSettings):
     worker_missing_object_attempts: int = 3
     worker_backoff_base_seconds: float = 1.0
     sniff_bytes: int = 8192
+
+    # malware scanning: "off" or "clamd"; unset: clamd when clamd_address is set or a clamd
+    # binary and signatures are found, else off (serve and worker warn how to turn it on)
+    scan: Literal["off", "clamd"] | None = None
+    # "unix:/path/to/clamd.sock" or "tcp:host:port"; unset with scan=clamd: serve runs its own
+    clamd_address: str | None = None
+    # signatures of the clamd serve runs; default: data_dir/clamav if it holds any, else
+    # /var/lib/clamav (keep it fresh with freshclam or a mirror: docs/OPERATIONS.md)
+    clamav_database_dir: Path | None = None
+    # path of the `clamd` binary serve runs; default: PATH's, then /usr/sbin/clamd
+    clamd_binary: str | None = None
+    # seconds clamd may take to take a chunk, or to give its verdict after the last one
+    clamd_timeout_seconds: float = 60.0
+    # a scan clamd could not give (down, timed out, file past its limits) is retried this
+    # often, with backoff, then the attachment fails; it is never completed unscanned
+    scan_max_attempts: int = 12
+    # detected types that are quarantined like infected files (default: Windows, ELF and
+    # Mach-O executables)
+    blocked_content_types: list[str] = Field(default_factory=lambda: list(EXECUTABLE_TYPES))
     # abandoned uploads: temp objects no attachment claims, older than this, are deleted
     sweep_interval_seconds: float = 3600
     sweep_min_age_seconds: float = 24 * 3600

@@ -8,10 +8,17 @@
     ├── ProcessingNotComplete    content asked for before the worker finished
     ├── OverQuota                an upload grew past its account's storage limit (worker)
     ├── LeaseLost                a worker no longer holds the job it was running
-    └── StorageError             the object store failed
-        ├── ObjectNotFound       the key does not exist
-        ├── PreconditionFailed   a conditional copy found a different object
-        └── StorageUnavailable   the store cannot be reached or answered 5xx
+    ├── StorageError             the object store failed
+    │   ├── ObjectNotFound       the key does not exist
+    │   ├── PreconditionFailed   a conditional copy found a different object
+    │   └── StorageUnavailable   the store cannot be reached or answered 5xx
+    ├── ScanError                the virus scanner gave no verdict (retried, never skipped)
+    │   ├── ScannerUnavailable   clamd cannot be reached, hung up, or timed out
+    │   └── ScanLimitExceeded    the file is past clamd's stream or scan size limits
+    ├── Rejected                 a file is not served: quarantined (worker.judging)
+    │   ├── Infected             the scanner found a signature (worker.judging)
+    │   └── BlockedType          its detected type is blocked (worker.judging)
+    └── ClamdNotFound            no clamd binary or signatures for serve's own (scanning.runner)
 
 Routes map these to HTTP; storage backends map vendor errors to these.
 """
@@ -80,6 +87,18 @@ class PreconditionFailed(StorageError):
 
 
 class StorageUnavailable(StorageError):
+    pass
+
+
+class ScanError(ClinifileError):
+    pass
+
+
+class ScannerUnavailable(ScanError):
+    pass
+
+
+class ScanLimitExceeded(ScanError):
     pass
 
 

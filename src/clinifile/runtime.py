@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from clinifile.config import Settings
 from clinifile.db.engine import READ_ONLY, make_engine, make_sessionmaker
 from clinifile.errors import StorageError
+from clinifile.scanning.clamd import Clamd
 from clinifile.storage.base import ObjectStore
 from clinifile.storage.s3 import S3Store, make_client
 
@@ -32,6 +33,8 @@ class Runtime:
     read_engine: Engine
     stores: dict[str, ObjectStore]
     secret: bytes
+    # clamd, when scanning is on: the worker scans every upload with it before serving it
+    scanner: Clamd | None = None
     # set when new work is enqueued, so an in-process worker wakes at once
     _work_available: threading.Event = field(default_factory=threading.Event)
 
@@ -74,6 +77,19 @@ def load_secret(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
+def make_scanner(settings: Settings) -> Clamd | None:
+    """clamd at CLINIFILE_CLAMD_ADDRESS when CLINIFILE_SCAN is clamd; None when it is off or
+    unset (serve and worker decide an unset one before they build the runtime)."""
+    if settings.scan != "clamd":
+        return None
+    if not settings.clamd_address:
+        raise ValueError(
+            "CLINIFILE_SCAN=clamd needs CLINIFILE_CLAMD_ADDRESS (unix:/path or tcp:host:port) "
+            "here; only `clinifile serve` runs a clamd of its own"
+        )
+    return Clamd(settings.clamd_address, timeout=settings.clamd_timeout_seconds)
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Connects to the database and builds one S3 client per region (once)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -88,6 +104,7 @@ def build_runtime(settings: Settings) -> Runtime:
         )
         stores[region.name] = S3Store(client, region.bucket)
     return Runtime(
+        scanner=make_scanner(settings),
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine, read_only=True),

@@ -16,7 +16,7 @@ from clinifile.api.openapi import openapi_document, operation_id
 from clinifile.api.principal_cache import PrincipalCache
 from clinifile.api.rate_limits import RateLimiter
 from clinifile.api.routes import attachments, audit_events, patients
-from clinifile.errors import StorageError
+from clinifile.errors import ScanError, StorageError
 from clinifile.runtime import Runtime
 from clinifile.web.page import PREFIX as PAGE_PREFIX
 from clinifile.web.page import mount_page, page_headers
@@ -53,7 +53,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> JSONResponse:
-        """The database and every region's object store answer."""
+        """The database, every region's object store and, with scanning on, clamd answer."""
         problems = readiness_problems(runtime)
         if problems:
             return JSONResponse({"message": "not ready: " + "; ".join(problems)}, 503)
@@ -75,4 +75,9 @@ def readiness_problems(runtime: Runtime) -> list[str]:
             store.check()
         except StorageError as error:
             problems.append(f"object store of region {name}: {error}")
+    if runtime.scanner is not None:
+        try:
+            runtime.scanner.ping()
+        except ScanError as error:
+            problems.append(f"{error} (nothing is served unscanned meanwhile)")
     return problems

@@ -20,10 +20,11 @@ from clinifile.api.records import (
     ListLinks,
     PatientRecord,
     PresignedPostRecord,
+    ScanRecord,
 )
 from clinifile.db.models import Attachment, AuditEvent, Patient
 from clinifile.domain.queries import ListQuery
-from clinifile.domain.states import AttachmentState
+from clinifile.domain.states import AttachmentState, ScanStatus
 from clinifile.storage.base import PresignedPost
 
 
@@ -45,6 +46,19 @@ def _linked(url: str) -> Linked:
     return Linked(links=Links(self=url))
 
 
+# the states whose failure_reason a clinic is shown (a pending one's is a retry's, internal)
+_SHOWN_ERRORS = {AttachmentState.FAILED, AttachmentState.QUARANTINED}
+
+
+def scan(record: Attachment) -> ScanRecord:
+    status = ScanStatus(record.scan_status or ScanStatus.NOT_SCANNED)
+    return ScanRecord(
+        status=status.value,
+        signature=record.scan_signature if status == ScanStatus.INFECTED else None,
+        scanned_at=iso(record.scanned_at),
+    )
+
+
 def attachment(request: Request, record: Attachment) -> dict[str, Any]:
     base = base_url(request)
     completed = record.state == AttachmentState.COMPLETED
@@ -57,6 +71,9 @@ def attachment(request: Request, record: Attachment) -> dict[str, Any]:
         size=record.size if completed else None,
         checksum_sha256=record.checksum_sha256 if completed else None,
         processing_completed=completed,
+        processing_state=AttachmentState(record.state).value,
+        processing_error=record.failure_reason if record.state in _SHOWN_ERRORS else None,
+        scan=scan(record),
         processed_at=iso(record.processed_at) if completed else None,
         archived_at=iso(record.archived_at),
         created_at=_iso(record.created_at),
@@ -95,6 +112,7 @@ def audit_event(request: Request, record: AuditEvent) -> dict[str, Any]:
         ip_address=record.ip_address,
         user_agent=record.user_agent,
         api_key_id=str(record.api_key_id) if record.api_key_id else None,
+        reason=record.reason,
         patient_attachment=_linked(attachment_url) if record.attachment_id else None,
         patient=_linked(f"{base}/v1/patients/{record.patient_id}") if record.patient_id else None,
         user=_linked(f"{base}/v1/users/{record.user_id}") if record.user_id else None,

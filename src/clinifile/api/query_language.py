@@ -154,6 +154,7 @@ ATTACHMENT_FIELDS: dict[str, FieldType] = {
     "size": FieldType.NUMBER,
     "checksum_sha256": FieldType.STRING,
     "processing_completed": FieldType.BOOLEAN,
+    "processing_state": FieldType.STRING,
     "created_at": FieldType.TIME,
     "updated_at": FieldType.TIME,
     "processed_at": FieldType.TIME,

@@ -3,7 +3,7 @@ as one of them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -16,6 +16,15 @@ class Linked(BaseModel):
     links: Links
 
 
+class ScanRecord(BaseModel):
+    status: Literal["clean", "infected", "not_scanned"] = Field(
+        description="the last malware scan's verdict; not_scanned while processing or when "
+        "scanning is off"
+    )
+    signature: str | None = Field(description="what the scanner found; null unless infected")
+    scanned_at: str | None = Field(description="when it was last scanned (rescans update it)")
+
+
 class AttachmentRecord(BaseModel):
     id: str = Field(description="64-bit id as a string", pattern=r"^[0-9]+$")
     content_type: str | None = Field(description="detected from the bytes; null until processed")
@@ -25,7 +34,17 @@ class AttachmentRecord(BaseModel):
     checksum_sha256: str | None = Field(
         description="clinifile addition: hex SHA-256 of the stored bytes; null until processed"
     )
-    processing_completed: bool
+    processing_completed: bool = Field(
+        description="true only when the file can be opened (Cliniko's meaning)"
+    )
+    processing_state: Literal["pending", "processing", "completed", "failed", "quarantined"] = (
+        Field(description="clinifile addition: where processing is; filterable")
+    )
+    processing_error: str | None = Field(
+        description="clinifile addition: why a failed or quarantined file is not served, as a "
+        "sentence a clinic can act on; null otherwise"
+    )
+    scan: ScanRecord = Field(description="clinifile addition: the malware scan")
     processed_at: str | None
     archived_at: str | None
     created_at: str
@@ -52,13 +71,17 @@ class PatientRecord(BaseModel):
 class AuditEventRecord(BaseModel):
     id: str = Field(pattern=r"^[0-9]+$")
     action: str = Field(
-        description="patient_attachment.create, .update, .archive or .download",
+        description="patient_attachment.create, .update, .archive, .download, .quarantine, "
+        ".release (an operator) or .delete (an operator removed a quarantined file)",
         examples=["patient_attachment.download"],
     )
     created_at: str
     ip_address: str | None = Field(description="the caller's address (trusted proxies honoured)")
     user_agent: str | None
     api_key_id: str | None = Field(description="which of the account's keys was used")
+    reason: str | None = Field(
+        None, description="why: what quarantined a file, the reason an operator released it"
+    )
     patient_attachment: Linked | None
     patient: Linked | None
     user: Linked | None
@@ -116,7 +139,7 @@ _DESCRIPTIONS = {
     400: "Malformed request: no User-Agent, bad JSON, bad paging, filter or sort",
     401: "No, unknown, revoked or other-shard API key",
     404: "No such record in this account, or a malformed id",
-    409: "The attachment is still being processed",
+    409: "The attachment is still being processed, failed, or is quarantined",
     413: "Request body too large",
     422: "Validation failed",
     429: "Rate limit reached; see Retry-After and X-RateLimit-Reset",

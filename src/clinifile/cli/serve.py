@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from clinifile.cli.logs import configure_logging
+from clinifile.cli.scanning import settle_scanning
 from clinifile.cli.settings import DataDirOption, load_settings
 from clinifile.cli.snippet import curl_snippet
 
@@ -97,8 +98,9 @@ def serve_command(
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Starts the object store (unless an external one is configured), migrates the
-    database, and serves the API with the processing worker. Ctrl-C stops it all."""
+    """Starts the object store (unless an external one is configured) and, when scanning
+    is on without CLINIFILE_CLAMD_ADDRESS, its own clamd; migrates the database, and serves
+    the API with the processing worker. Ctrl-C stops it all."""
     # the server's parts are imported here, so client commands start light
     import uvicorn
 
@@ -125,6 +127,7 @@ def serve_command(
                 console.print(f"[red]error:[/red] {error}")
                 raise typer.Exit(2) from None
         upgrade(settings.resolved_database_url())
+        settings = settle_scanning(settings, stack, run_own=True)
         runtime = build_runtime(settings)
         stack.callback(runtime.close)
         ensure_buckets(runtime)

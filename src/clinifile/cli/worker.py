@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
 
 from clinifile.cli.logs import configure_logging
+from clinifile.cli.scanning import settle_scanning
 from clinifile.cli.settings import DataDirOption, load_settings
 
 log = logging.getLogger("clinifile.worker")
@@ -25,8 +27,8 @@ def worker_command(
 ) -> None:
     """Processes uploaded attachments until stopped (SIGTERM or Ctrl-C: jobs in flight
     finish, or their leases are handed back). On PostgreSQL any number of workers share
-    the queue; on SQLite run one worker process. Uses the configured object store, or the
-    embedded one of a `serve` with the same data directory."""
+    the queue; on SQLite run one worker process. Uses the configured object store and
+    clamd, or the embedded ones of a `serve` with the same data directory."""
     from clinifile.db.migrate import upgrade
     from clinifile.runtime import build_runtime
     from clinifile.storage.seaweed import embedded_store_of
@@ -46,6 +48,7 @@ def worker_command(
                 }
             )
     upgrade(settings.resolved_database_url())
+    settings = settle_scanning(settings, ExitStack(), run_own=False)
     runtime = build_runtime(settings)
     pool = WorkerPool(runtime, concurrency)
     stopping = threading.Event()

@@ -90,6 +90,7 @@ COLUMNS: dict[str, Any] = {
     "size": Attachment.size,
     "checksum_sha256": Attachment.checksum_sha256,
     "processing_completed": Attachment.state == AttachmentState.COMPLETED,
+    "processing_state": Attachment.state,
     "created_at": Attachment.created_at,
     "updated_at": Attachment.updated_at,
     "processed_at": Attachment.processed_at,
@@ -238,6 +239,12 @@ def mark_completed(session: Session, attachment_id: int, owner: str, **fields: A
         failure_reason=None,
         **fields,
     )
+
+
+def mark_quarantined(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
+    """Ends the lease in quarantine; its reserved bytes stay counted until an operator
+    releases or deletes it."""
+    return _transition(session, attachment_id, owner, state=AttachmentState.QUARANTINED, **fields)
 
 
 def mark_retry(

@@ -109,6 +109,15 @@ class Attachment(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
+    # the last scan: ScanStatus (None: never scanned), the signature found, when, and the
+    # engine and signature versions of the clamd that scanned it ("ClamAV 1.4.6/27065")
+    scan_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    scan_signature: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    scan_signature_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # where a quarantined file's bytes are (services.object_keys.quarantine_key)
+    quarantine_key: Mapped[str | None] = mapped_column(String(1200), nullable=True)
+
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -135,4 +144,6 @@ class AuditEvent(Base):
     attachment_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # why: the signature or type that quarantined a file, an operator's reason to release it
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

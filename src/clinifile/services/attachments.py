@@ -132,15 +132,30 @@ def archive(runtime: Runtime, principal: Principal, attachment_id: int) -> None:
         audit.record(session, principal, Action.ARCHIVE, attachment)
 
 
+def _not_served(attachment: Attachment) -> str:
+    """Why the 409: a quarantined file names what the scanner found (or its type)."""
+    if attachment.state == AttachmentState.QUARANTINED:
+        return (
+            f"patient attachment {attachment.id} is quarantined and is not served: "
+            f"{attachment.failure_reason}"
+        )
+    if attachment.state == AttachmentState.FAILED:
+        return (
+            f"patient attachment {attachment.id} could not be processed and is not served: "
+            f"{attachment.failure_reason}"
+        )
+    return (
+        f"patient attachment {attachment.id} is still being processed; "
+        "retry when processing_completed is true"
+    )
+
+
 def content_url(runtime: Runtime, principal: Principal, attachment_id: int) -> str:
     """A short-lived presigned GET of the processed file; the download is audited first."""
     with runtime.transaction() as session:
         attachment = _attachment(session, principal, attachment_id)
         if attachment.state != AttachmentState.COMPLETED or attachment.permanent_key is None:
-            raise ProcessingNotComplete(
-                f"patient attachment {attachment_id} is still being processed; "
-                "retry when processing_completed is true"
-            )
+            raise ProcessingNotComplete(_not_served(attachment))
         audit.record(session, principal, Action.DOWNLOAD, attachment)
     return runtime.store(attachment.region).presign_get(
         attachment.permanent_key,

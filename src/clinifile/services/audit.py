@@ -23,6 +23,12 @@ class Action(StrEnum):
     UPDATE = "patient_attachment.update"
     ARCHIVE = "patient_attachment.archive"
     DOWNLOAD = "patient_attachment.download"
+    # not served: infected or a blocked type (by the worker or a rescan)
+    QUARANTINE = "patient_attachment.quarantine"
+    # an operator let a quarantined file be served (the reason they gave)
+    RELEASE = "patient_attachment.release"
+    # an operator removed a quarantined file's bytes
+    DELETE = "patient_attachment.delete"
 
 
 def record(session: Session, principal: Principal, action: Action, attachment: Attachment) -> None:
@@ -36,6 +42,32 @@ def record(session: Session, principal: Principal, action: Action, attachment: A
         attachment_id=attachment.id,
         ip_address=principal.ip_address,
         user_agent=(principal.user_agent or "")[:USER_AGENT_MAX] or None,
+    )
+
+
+def record_system(
+    session: Session,
+    action: Action,
+    *,
+    account_id: int,
+    patient_id: int,
+    attachment_id: int,
+    actor: str,
+    reason: str | None,
+) -> None:
+    """An event no API key caused: the worker's, or an operator's at the command line.
+    actor (who, on which machine) goes where a request's user agent goes."""
+    audit_db.append(
+        session,
+        account_id=account_id,
+        action=action.value,
+        api_key_id=None,
+        user_id=None,
+        patient_id=patient_id,
+        attachment_id=attachment_id,
+        ip_address=None,
+        user_agent=actor[:USER_AGENT_MAX],
+        reason=reason,
     )
 
 

@@ -32,8 +32,24 @@ def _looks_like_text(head: bytes) -> bool:
     return True
 
 
+MACH_BINARY = "application/x-mach-binary"
+# thin Mach-O images, 32 and 64 bit, either byte order
+_MACH_O_MAGICS = {bytes.fromhex(m) for m in ("feedface", "feedfacf", "cefaedfe", "cffaedfe")}
+
+
+def _is_mach_o(head: bytes) -> bool:
+    """Mach-O, which filetype does not know: a thin image's magic, or a universal ("fat")
+    binary's CAFEBABE followed by a small architecture count (a Java class file starts with
+    CAFEBABE too, followed by its version, 45 or more)."""
+    if head[:4] in _MACH_O_MAGICS:
+        return True
+    return head[:4] == b"\xca\xfe\xba\xbe" and 0 < int.from_bytes(head[4:8], "big") < 20
+
+
 def detect_content_type(head: bytes, filename: str) -> str:
     """head: the file's first bytes (8 KiB is plenty)."""
+    if _is_mach_o(head):
+        return MACH_BINARY
     kind = filetype.guess(head)
     if kind is not None:
         return str(kind.mime)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from clinifile.errors import LeaseLost, OverQuota, StorageError
+from clinifile.errors import LeaseLost, OverQuota, ScanError, StorageError
 from clinifile.runtime import Runtime
 from clinifile.worker import steps
+from clinifile.worker.judging import BlockedType, Infected
 from clinifile.worker.promotion import UploadMissing
-from clinifile.worker.rules import FailOn, RetryOn, Rules, exponential
+from clinifile.worker.rules import FailOn, QuarantineOn, RetryOn, Rules, exponential
 from clinifile.worker.steps import Job
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,21 @@ log = logging.getLogger(__name__)
 RULES = Rules(
     # the upload grew after registration and the account has no room: its bytes go too
     FailOn(OverQuota, delete_upload=True),
+    # the scanner found malware, or the type is blocked: kept aside, counted, never served
+    QuarantineOn(Infected),
+    QuarantineOn(BlockedType),
     # the upload may lag behind its registration, but not for long (a StorageError too)
     RetryOn(UploadMissing, attempts="worker_missing_object_attempts", backoff=exponential),
     # the store is down, refused, or the upload changed while it was read
     RetryOn(StorageError, attempts="worker_max_attempts", backoff=exponential),
+    # no verdict (clamd down, too slow, the file past its limits): never completed unscanned
+    RetryOn(
+        ScanError,
+        attempts="scan_max_attempts",
+        backoff=exponential,
+        advice="it was not checked for malware, so it is not served: upload it again later, "
+        "or ask your administrator",
+    ),
 )
 
 
@@ -43,6 +55,7 @@ def _finish(runtime: Runtime, job: Job) -> None:
     try:
         source = steps.inspect(runtime, job)
         job = steps.settle(runtime, job, source)
+        steps.judge(runtime, source)
         stored = steps.promote(runtime, job, source)
         steps.complete(runtime, job, source, stored)
     except RULES.errors as error:

@@ -1,7 +1,8 @@
 """Moving one upload to its permanent key: the storage half of processing.
 
 The worker reads the upload once, streamed: the first bytes tell its type, every byte goes
-into its SHA-256. Each step is safe to repeat after a crash at any point:
+into its SHA-256 and, when scanning is on, to clamd (INSTREAM) chunk by chunk, so no file is
+ever whole in memory. Each step is safe to repeat after a crash at any point:
   temp present                  → read, copy (if-match the temp ETag) over whatever is at the
                                   permanent key, read the copy back and compare
   temp absent, permanent present → an earlier run copied, verified and deleted
@@ -12,9 +13,13 @@ The temp object is deleted only after the permanent copy's SHA-256 equals the up
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from clinifile.db.types import utcnow
 from clinifile.errors import ObjectNotFound, StorageError
+from clinifile.scanning.clamd import Clamd
 from clinifile.services.filenames import content_disposition
 from clinifile.services.sniffing import detect_content_type
 from clinifile.storage.base import ObjectInfo, ObjectStore
@@ -39,23 +44,43 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class Scan:
+    """clamd's verdict on the bytes read: the signature found (None: clean), and the
+    engine and signature versions that gave it."""
+
+    signature: str | None
+    version: str
+    scanned_at: datetime
+
+
+@dataclass(frozen=True)
 class Source:
-    """What the job will keep: the object, its detected type and checksum, where it is."""
+    """What the job will keep: the object, its detected type and checksum, where it is,
+    and its scan (None when scanning is off)."""
 
     info: ObjectInfo
     content_type: str
     sha256: str
     already_promoted: bool
+    scan: Scan | None = None
 
 
-def read_digest(store: ObjectStore, info: ObjectInfo, head_bytes: int) -> Digest:
+def read_digest(
+    store: ObjectStore,
+    info: ObjectInfo,
+    head_bytes: int,
+    feed: Callable[[bytes], None] | None = None,
+) -> Digest:
     """SHA-256 of the whole object and its first head_bytes, in one streamed pass of the
-    version with this ETag; StorageError if the store sends other than info.size bytes."""
+    version with this ETag, each chunk also given to feed; StorageError if the store sends
+    other than info.size bytes."""
     hasher = hashlib.sha256()
     head = bytearray()
     size = 0
     for chunk in store.iter_chunks(info.key, if_match=info.etag, chunk_size=CHUNK_BYTES):
         hasher.update(chunk)
+        if feed is not None:
+            feed(chunk)
         size += len(chunk)
         if len(head) < head_bytes:
             head += chunk[: head_bytes - len(head)]
@@ -64,20 +89,41 @@ def read_digest(store: ObjectStore, info: ObjectInfo, head_bytes: int) -> Digest
     return Digest(sha256=hasher.hexdigest(), head=bytes(head))
 
 
+def read_scanned(
+    store: ObjectStore, info: ObjectInfo, head_bytes: int, scanner: Clamd | None
+) -> tuple[Digest, Scan | None]:
+    """read_digest, with every chunk streamed to clamd too when there is a scanner; a
+    ScanError when clamd gives no verdict (never a Scan that was not made)."""
+    if scanner is None:
+        return read_digest(store, info, head_bytes), None
+    version = scanner.version()
+    with scanner.instream() as stream:
+        digest = read_digest(store, info, head_bytes, feed=stream.send)
+        verdict = stream.verdict()
+    return digest, Scan(verdict.signature, version, utcnow())
+
+
 def inspect(
-    store: ObjectStore, temp_key: str, permanent_key: str, filename: str, sniff_bytes: int
+    store: ObjectStore,
+    temp_key: str,
+    permanent_key: str,
+    filename: str,
+    sniff_bytes: int,
+    scanner: Clamd | None = None,
 ) -> Source:
-    """Finds the bytes to keep, detects their type and computes their SHA-256."""
+    """Finds the bytes to keep, detects their type, computes their SHA-256 and, with a
+    scanner, scans them, in one read."""
     temp = store.head(temp_key)
     found = temp or store.head(permanent_key)
     if found is None:
         raise UploadMissing(f"uploaded object {temp_key!r} does not exist")
-    digest = read_digest(store, found, sniff_bytes)
+    digest, scan = read_scanned(store, found, sniff_bytes, scanner)
     return Source(
         info=found,
         content_type=detect_content_type(digest.head, filename),
         sha256=digest.sha256,
         already_promoted=temp is None,
+        scan=scan,
     )
 
 

@@ -5,9 +5,13 @@ answer, as Rails jobs declare `retry_on` and `discard_on`.
                                                         been attempted that setting's number
                                                         of times, then fail it
     FailOn(error, delete_upload=...)                    fail it at once
+    QuarantineOn(error)                                 keep the file aside, not served, for
+                                                        an operator (error: a Rejected)
 
 `Rules` matches them in order, so a narrower class goes before its parent. An error no rule
-names is not the job's to answer: it propagates (see worker.processing).
+names is not the job's to answer: it propagates (see worker.processing). An answer that
+itself fails with an error the table names (the store fails while quarantining) is
+answered by that error's rule.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from clinifile.config import Settings
 from clinifile.errors import LeaseLost
 from clinifile.runtime import Runtime
 from clinifile.worker import steps
+from clinifile.worker.judging import Rejected
 from clinifile.worker.steps import Job
 
 MAX_BACKOFF_SECONDS = 300.0
@@ -41,6 +46,8 @@ class RetryOn:
     # the name of the setting that gives the number of attempts
     attempts: str
     backoff: Backoff = exponential
+    # said after the error when the job fails: what the clinic can do
+    advice: str = ""
 
     def __post_init__(self) -> None:
         if self.attempts not in Settings.model_fields:
@@ -52,7 +59,8 @@ class RetryOn:
     def rescue(self, runtime: Runtime, job: Job, error: Exception) -> None:
         budget: int = getattr(runtime.settings, self.attempts)
         if job.attempts >= budget:
-            steps.fail(runtime, job, f"gave up after {job.attempts} attempts: {error}")
+            advice = f"; {self.advice}" if self.advice else ""
+            steps.fail(runtime, job, f"gave up after {job.attempts} attempts: {error}{advice}")
             return
         delay = self.backoff(runtime.settings, job.attempts)
         steps.retry(runtime, job, str(error), delay_seconds=delay)
@@ -68,7 +76,16 @@ class FailOn:
         steps.fail(runtime, job, str(error), delete_upload=self.delete_upload)
 
 
-Rule = RetryOn | FailOn
+@dataclass(frozen=True)
+class QuarantineOn:
+    error: type[Rejected]
+
+    def rescue(self, runtime: Runtime, job: Job, error: Exception) -> None:
+        assert isinstance(error, Rejected), f"QuarantineOn({self.error.__name__}) got {error!r}"
+        steps.quarantine(runtime, job, error.source, error.reason)
+
+
+Rule = RetryOn | FailOn | QuarantineOn
 
 
 class Rules:
@@ -92,4 +109,10 @@ class Rules:
         rule = self.rule_for(error)
         if rule is None:
             raise error
-        rule.rescue(runtime, job, error)
+        try:
+            rule.rescue(runtime, job, error)
+        except self.errors as later:
+            then = self.rule_for(later)
+            if then is None or then is rule:
+                raise
+            then.rescue(runtime, job, later)

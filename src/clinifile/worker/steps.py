@@ -2,12 +2,13 @@
 a crash would:
 
     lease      re-read the row: the Job, or None when owner no longer holds it
-    inspect    find the upload (or an earlier run's copy), detect its type, hash it
+    inspect    find the upload (or an earlier run's copy), detect its type, hash and scan it
     settle     count the bytes found, not the bytes registered
+    judge      Infected or BlockedType when the file may not be served
     promote    copy to the permanent key, verify, delete the upload
-    complete   record type, size and checksum; the attachment is done
+    complete   record type, size, checksum and scan; the attachment is done
 
-and the two ends a retry rule chooses instead: `retry` and `fail`. Every step that writes
+and the three ends a rule chooses instead: `retry`, `fail` and `quarantine`. Every step that writes
 is one transaction whose UPDATE names the lease it expects, and raises LeaseLost when
 another run holds the job; storage steps raise StorageError (see worker.promotion).
 """
@@ -16,16 +17,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 from clinifile.db import attachments as attachments_db
 from clinifile.db.types import utcnow
+from clinifile.domain.states import ScanStatus
 from clinifile.errors import LeaseLost, StorageError
 from clinifile.runtime import Runtime
+from clinifile.services import audit
 from clinifile.services.filenames import safe_filename
-from clinifile.services.object_keys import permanent_key
+from clinifile.services.object_keys import permanent_key, quarantine_key
 from clinifile.storage.base import ObjectInfo
-from clinifile.worker import promotion
-from clinifile.worker.promotion import Source
+from clinifile.worker import judging, promotion
+from clinifile.worker.promotion import Scan, Source
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ class Job:
     id: int
     owner: str
     account_id: int
+    patient_id: int
     region: str
     temp_key: str
     filename: str
@@ -58,6 +63,7 @@ def lease(runtime: Runtime, attachment_id: int, owner: str) -> Job | None:
         id=row.id,
         owner=owner,
         account_id=row.account_id,
+        patient_id=row.patient_id,
         region=row.region,
         temp_key=row.temp_key,
         filename=filename,
@@ -68,10 +74,13 @@ def lease(runtime: Runtime, attachment_id: int, owner: str) -> Job | None:
 
 
 def inspect(runtime: Runtime, job: Job) -> Source:
-    """UploadMissing when neither the upload nor an earlier run's copy exists."""
+    """UploadMissing when neither the upload nor an earlier run's copy exists; with
+    scanning on, a ScanError when clamd gives no verdict."""
     store = runtime.store(job.region)
     sniff_bytes = runtime.settings.sniff_bytes
-    return promotion.inspect(store, job.temp_key, job.final_key, job.filename, sniff_bytes)
+    return promotion.inspect(
+        store, job.temp_key, job.final_key, job.filename, sniff_bytes, runtime.scanner
+    )
 
 
 def settle(runtime: Runtime, job: Job, source: Source) -> Job:
@@ -93,6 +102,25 @@ def settle(runtime: Runtime, job: Job, source: Source) -> Job:
     return replace(job, reserved_bytes=size)
 
 
+def judge(runtime: Runtime, source: Source) -> None:
+    """Infected or BlockedType (worker.judging) when the file may not be served."""
+    judging.judge(source, runtime.settings.blocked_content_types)
+
+
+def scan_fields(scan: Scan | None) -> dict[str, Any]:
+    """An attachment's scan columns for this scan (all None: not scanned)."""
+    if scan is None:
+        return dict.fromkeys(
+            ("scan_status", "scan_signature", "scanned_at", "scan_signature_version")
+        )
+    return dict(
+        scan_status=ScanStatus.INFECTED if scan.signature else ScanStatus.CLEAN,
+        scan_signature=scan.signature,
+        scanned_at=scan.scanned_at,
+        scan_signature_version=scan.version,
+    )
+
+
 def promote(runtime: Runtime, job: Job, source: Source) -> ObjectInfo:
     return promotion.promote(runtime.store(job.region), source, job.final_key, job.filename)
 
@@ -109,6 +137,7 @@ def complete(runtime: Runtime, job: Job, source: Source, stored: ObjectInfo) -> 
             checksum_sha256=source.sha256,
             permanent_key=job.final_key,
             processed_at=utcnow(),
+            **scan_fields(source.scan),
         )
     if not won:
         raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
@@ -153,3 +182,43 @@ def fail(runtime: Runtime, job: Job, reason: str, *, delete_upload: bool = False
         runtime.store(job.region).delete(job.temp_key)
     except StorageError as error:
         log.warning("attachment %s: upload not deleted (%s); the sweep will", job.id, error)
+
+
+def quarantine(runtime: Runtime, job: Job, source: Source, reason: str) -> None:
+    """Copies the bytes read to the attachment's quarantine key (verified), then marks it
+    quarantined with its scan, its bytes still counted, and the audit event in the same
+    transaction; then deletes what it read (if that fails, the sweep removes a left-over
+    upload). A crash before the mark leaves the upload for the next run."""
+    store = runtime.store(job.region)
+    key = quarantine_key(job.account_id, job.patient_id, job.id, job.filename)
+    promotion.copy_verified(store, source, key, job.filename)
+    with runtime.transaction() as session:
+        won = attachments_db.mark_quarantined(
+            session,
+            job.id,
+            job.owner,
+            filename=job.filename,
+            content_type=source.content_type,
+            size=source.info.size,
+            checksum_sha256=source.sha256,
+            quarantine_key=key,
+            failure_reason=reason,
+            **scan_fields(source.scan),
+        )
+        if won:
+            audit.record_system(
+                session,
+                audit.Action.QUARANTINE,
+                account_id=job.account_id,
+                patient_id=job.patient_id,
+                attachment_id=job.id,
+                actor=f"clinifile worker {job.owner}",
+                reason=reason,
+            )
+    if not won:
+        raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
+    log.warning("attachment %s quarantined: %s", job.id, reason)
+    try:
+        store.delete(source.info.key)
+    except StorageError as error:
+        log.warning("attachment %s: %s not deleted (%s)", job.id, source.info.key, error)

@@ -1,10 +1,11 @@
 """Deletes uploads nobody will process:
 - abandoned: temp objects no attachment claims, older than an age (the client never
   registered them, or registration refused them);
-- left over: temp objects whose attachment is already completed or failed, at any age. The
-  worker deletes the upload when it finishes, but the presigned post stays valid for its
-  expiry, and a client can post to the same key again after that; nothing would count or
-  remove those bytes otherwise.
+- left over: temp objects whose attachment is already completed, failed or quarantined (a
+  quarantined file's bytes were copied to the quarantine prefix), at any age. The worker
+  deletes the upload when it finishes, but the presigned post stays valid for its expiry,
+  and a client can post to the same key again after that; nothing would count or remove
+  those bytes otherwise.
 Objects whose attachment is pending or being processed are never deleted here.
 """
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 TEMP_MARK = "/attachments/temp/"
 
 
-FINISHED = {AttachmentState.COMPLETED, AttachmentState.FAILED}
+FINISHED = {AttachmentState.COMPLETED, AttachmentState.FAILED, AttachmentState.QUARANTINED}
 
 
 def _doomed(info: ObjectInfo, state: AttachmentState | None, cutoff: datetime) -> bool:
