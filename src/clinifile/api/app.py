@@ -11,11 +11,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinifile import __version__
 from clinifile.api import errors
 from clinifile.api.deps import require_user_agent
-from clinifile.api.middleware import BodySizeLimit, ForwardedHeaders, SafeHeaders
+from clinifile.api.middleware import (
+    BodySizeLimit,
+    ForwardedHeaders,
+    RateLimitHeaders,
+    SafeHeaders,
+)
 from clinifile.api.openapi import openapi_document, operation_id
 from clinifile.api.principal_cache import PrincipalCache
 from clinifile.api.rate_limits import RateLimiter
-from clinifile.api.routes import attachments, audit_events, patients
+from clinifile.api.routes import account, attachments, audit_events, patients
 from clinifile.errors import ScanError, StorageError
 from clinifile.runtime import Runtime
 from clinifile.web.page import PREFIX as PAGE_PREFIX
@@ -37,11 +42,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         settings.rate_limit_storage, settings.rate_limit_per_minute, settings.rate_limit_key_prefix
     )
     errors.install(app)
-    for router in (patients.router, attachments.router, audit_events.router):
+    for router in (patients.router, attachments.router, audit_events.router, account.router):
         app.include_router(router, dependencies=[Depends(require_user_agent)])
     mount_page(app)
 
-    # outermost last: headers on every answer, then proxies, then the body cap
+    # outermost last: headers on every answer, then proxies, then the body cap, then the
+    # rate limit's headers
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodySizeLimit, limit=runtime.settings.max_request_body_bytes)
     app.add_middleware(ForwardedHeaders, trusted=runtime.settings.forwarded_allow_ips)
     app.add_middleware(SafeHeaders, prefix=PAGE_PREFIX, prefix_headers=page_headers(runtime))

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from clinifile.api.errors import BadRequest
 from clinifile.api.principal_cache import PrincipalCache
 from clinifile.api.query_language import MAX_ID
-from clinifile.api.rate_limits import RateLimiter
+from clinifile.api.rate_limits import STATE_KEY, RateLimiter
 from clinifile.errors import AuthenticationFailed, NotFound, RateLimited
 from clinifile.runtime import Runtime
 from clinifile.services.api_keys import Principal, authenticate, hash_key
@@ -64,6 +64,7 @@ async def get_principal(
     hit = limiter.hit
     key = principal.key.key_hash
     decision = hit(key) if limiter.in_memory else await run_in_threadpool(hit, key)
+    setattr(request.state, STATE_KEY, decision)  # X-RateLimit-* on the answer, 429 included
     if not decision.allowed:
         raise RateLimited(decision.limit, decision.reset_at, decision.retry_after)
     return dataclasses.replace(

@@ -1,4 +1,5 @@
-"""ASGI middleware: trusted proxy headers, a request body cap, safe response headers."""
+"""ASGI middleware: trusted proxy headers, a request body cap, safe response headers, the
+rate limit's headers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from clinifile.api.rate_limits import STATE_KEY
 
 _ADDRESS = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
@@ -133,6 +136,31 @@ class SafeHeaders:
                     if k.lower() not in (b"x-content-type-options", b"cache-control")
                 ]
                 message = {**message, "headers": headers + extra}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class RateLimitHeaders:
+    """X-RateLimit-Limit and X-RateLimit-Remaining on every answer to a request whose API key
+    was counted (get_principal leaves its decision in the request's state): a 200, a 404, a
+    422 or the 429 alike, so that any client can pace itself before it is refused."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # made here, so that the inner layers' copies of the scope share this one dict
+        state = scope.setdefault("state", {})
+
+        async def with_headers(message: Message) -> None:
+            decision = state.get(STATE_KEY)
+            if message["type"] == "http.response.start" and decision is not None:
+                headers = [*message.get("headers", []), *decision.headers()]
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 
 from clinifile.api.records import (
+    AccountRecord,
     AttachmentRecord,
     AuditEventRecord,
     DownloadLink,
@@ -25,6 +26,7 @@ from clinifile.api.records import (
 from clinifile.db.models import Attachment, AuditEvent, Patient
 from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState, ScanStatus
+from clinifile.services.accounts import StorageFigures
 from clinifile.storage.base import PresignedPost
 
 
@@ -123,6 +125,20 @@ def audit_event(request: Request, record: AuditEvent) -> dict[str, Any]:
 def presigned_post(post: PresignedPost, max_file_size: int) -> dict[str, Any]:
     return PresignedPostRecord(
         url=post.url, fields=post.fields, max_file_size=max_file_size
+    ).model_dump()
+
+
+def account(request: Request, figures: StorageFigures) -> dict[str, Any]:
+    record = figures.account
+    return AccountRecord(
+        id=str(record.id),
+        name=record.name,
+        plan=record.plan,
+        storage_limit_bytes=record.storage_limit_bytes,
+        storage_used_bytes=record.storage_used_bytes,
+        storage_remaining_bytes=figures.remaining_bytes,
+        max_file_size=figures.max_file_size_bytes,
+        links=Links(self=f"{base_url(request)}/v1/account"),
     ).model_dump()
 
 

@@ -19,6 +19,10 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 
 log = logging.getLogger(__name__)
 
+# where get_principal leaves a request's Decision (in its ASGI scope's state) for the
+# X-RateLimit-* headers of its answer (middleware.RateLimitHeaders)
+STATE_KEY = "rate_limit"
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -30,6 +34,13 @@ class Decision:
     @property
     def retry_after(self) -> int:
         return max(1, math.ceil(self.reset_at - time.time()))
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """What every answer to a counted request tells the client, so it can pace itself."""
+        return [
+            (b"x-ratelimit-limit", str(self.limit).encode()),
+            (b"x-ratelimit-remaining", str(self.remaining).encode()),
+        ]
 
 
 class RateLimiter:

@@ -71,7 +71,8 @@ class PatientRecord(BaseModel):
 class AuditEventRecord(BaseModel):
     id: str = Field(pattern=r"^[0-9]+$")
     action: str = Field(
-        description="patient_attachment.create, .update, .archive, .download, .quarantine, "
+        description="patient_attachment.create, .update, .archive, .unarchive, .download, "
+        ".quarantine, "
         ".release (an operator) or .delete (an operator removed a quarantined file)",
         examples=["patient_attachment.download"],
     )
@@ -121,8 +122,27 @@ class PresignedPostRecord(BaseModel):
     )
 
 
+class AccountRecord(BaseModel):
+    """clinifile addition: the caller's account and its storage, so a client can show what
+    is left before an upload is refused."""
+
+    id: str = Field(pattern=r"^[0-9]+$")
+    name: str
+    plan: str = Field(description="trial or paid", examples=["trial"])
+    storage_limit_bytes: int | None = Field(description="null: the plan has no limit")
+    storage_used_bytes: int = Field(
+        description="every file stored or being processed, archived ones included"
+    )
+    storage_remaining_bytes: int | None = Field(description="null: the plan has no limit")
+    max_file_size: int = Field(description="the largest file this server takes, in bytes")
+    links: Links
+
+
 class DownloadLink(BaseModel):
-    url: str = Field(description="a presigned GET of the file, served as an attachment")
+    url: str = Field(
+        description="a presigned GET of the file, served as an attachment (or inline, when "
+        "asked, for PDFs and images)"
+    )
     expires_in: int = Field(description="seconds the URL stays valid")
 
 

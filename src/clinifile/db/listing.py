@@ -1,7 +1,16 @@
-"""Turns parsed list queries into SQL: filters, sorting and paging run in the database."""
+"""Turns parsed list queries into SQL: filters, sorting and paging run in the database.
+
+The order is total: the sort asked for, then the id in the direction of the sort's first
+field (a newest-first list of files registered in the same second stays newest-first, and
+a row never shows on two pages). `~` (contains) ignores case on every database; a
+repository may name a folded column for a field (`folded`), which `~` searches with the
+value folded the same way (patients' names: accents and case ignored).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -36,18 +45,40 @@ def condition(column: Any, f: Filter) -> ColumnElement[bool]:
     if op == "<":
         return column < value
     if op == "~":
-        return column.like(f"%{_escape_like(value)}%", escape="\\")
+        # ILIKE on PostgreSQL, lower() LIKE lower() elsewhere: the same answer on both
+        return column.ilike(f"%{_escape_like(value)}%", escape="\\")
     if op == "~~":
         return column.like(value)
     raise AssertionError(f"unhandled operator {op}")
 
 
+@dataclass(frozen=True)
+class Folded:
+    """Columns that hold a field folded for searching, and the function that folds a value
+    the same way (what `~` on those fields compares)."""
+
+    columns: Mapping[str, Any]
+    fold: Callable[[str], str]
+
+
+def _condition(columns: dict[str, Any], f: Filter, folded: Folded | None) -> ColumnElement[bool]:
+    if f.op == "~" and folded is not None and f.field in folded.columns:
+        value = folded.fold(f.values[0])
+        return folded.columns[f.field].like(f"%{_escape_like(value)}%", escape="\\")
+    return condition(columns[f.field], f)
+
+
 def _filtered(
-    query: Select[Any], columns: dict[str, Any], list_query: ListQuery, id_column: Any
+    query: Select[Any],
+    columns: dict[str, Any],
+    list_query: ListQuery,
+    id_column: Any,
+    folded: Folded | None,
 ) -> tuple[Select[Any], Select[Any]]:
-    """The filtered query, ordered (id breaks ties), and its count query."""
+    """The filtered query, ordered (the id breaks ties in the first sort's direction), and
+    its count query."""
     for f in list_query.filters:
-        query = query.where(condition(columns[f.field], f))
+        query = query.where(_condition(columns, f, folded))
     # count straight from the table (an index-only scan where an index covers the filters)
     count = select(func.count()).select_from(query.get_final_froms()[0])
     if query.whereclause is not None:
@@ -55,7 +86,8 @@ def _filtered(
     sorts = list_query.sorts
     order = [columns[s.field].desc() if s.descending else columns[s.field].asc() for s in sorts]
     if not any(s.field == "id" for s in sorts):
-        order.append(id_column.asc())
+        descending = bool(sorts) and sorts[0].descending
+        order.append(id_column.desc() if descending else id_column.asc())
     return query.order_by(*order), count
 
 
@@ -65,10 +97,11 @@ def page(
     columns: dict[str, Any],
     id_column: Any,
     list_query: ListQuery,
+    folded: Folded | None = None,
 ) -> tuple[list[Any], int]:
     """One page of query's rows under list_query's filters, sort and position, and how
     many rows match in all."""
-    query, count = _filtered(query, columns, list_query, id_column)
+    query, count = _filtered(query, columns, list_query, id_column, folded)
     total = session.scalar(count) or 0
     rows = session.scalars(query.offset(list_query.offset).limit(list_query.per_page)).all()
     return list(rows), int(total)

@@ -67,6 +67,9 @@ class Patient(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     first_name: Mapped[str] = mapped_column(String(255))
     last_name: Mapped[str] = mapped_column(String(255))
+    # the names folded for search (domain/search.py), written with them: `~` compares these
+    first_name_search: Mapped[str] = mapped_column(Text, default="")
+    last_name_search: Mapped[str] = mapped_column(Text, default="")
     email: Mapped[str | None] = mapped_column(String(255), nullable=True)
     date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

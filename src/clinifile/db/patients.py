@@ -12,6 +12,7 @@ from clinifile.db import listing
 from clinifile.db.models import Account, Patient
 from clinifile.db.types import utcnow
 from clinifile.domain.queries import ListQuery, names_archived
+from clinifile.domain.search import fold
 
 
 def create(
@@ -28,6 +29,8 @@ def create(
         account_id=account_id,
         first_name=first_name,
         last_name=last_name,
+        first_name_search=fold(first_name),
+        last_name_search=fold(last_name),
         email=email,
         date_of_birth=date_of_birth,
         created_at=now,
@@ -77,6 +80,11 @@ COLUMNS: dict[str, Any] = {
     "archived_at": Patient.archived_at,
 }
 
+# `~` on a name searches its folded form: accents and case ignored, on every database
+FOLDED = listing.Folded(
+    {"first_name": Patient.first_name_search, "last_name": Patient.last_name_search}, fold
+)
+
 
 def page(
     session: Session,
@@ -86,4 +94,4 @@ def page(
     query = select(Patient).where(Patient.account_id == account_id)
     if not names_archived(list_query.filters):
         query = query.where(Patient.archived_at.is_(None))
-    return listing.page(session, query, COLUMNS, Patient.id, list_query)
+    return listing.page(session, query, COLUMNS, Patient.id, list_query, FOLDED)

@@ -1,4 +1,5 @@
-"""Accounts, keys and patients as an operator creates them (CLI and first start)."""
+"""Accounts, keys and patients as an operator creates them (CLI and first start); an
+account's storage figures as its keys see them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from sqlalchemy.orm import Session
 from clinifile.db import accounts as accounts_db
 from clinifile.db import patients as patients_db
 from clinifile.db.models import Account
+from clinifile.domain.storage import remaining_bytes
 from clinifile.errors import found
 from clinifile.runtime import Runtime
-from clinifile.services.api_keys import create_key
+from clinifile.services.api_keys import Principal, create_key
 
 PLANS = ("trial", "paid")
 
@@ -49,6 +51,28 @@ def create_patient(runtime: Runtime, *, account_id: int, first_name: str, last_n
             session, account_id=account_id, first_name=first_name, last_name=last_name
         )
         return patient.id
+
+
+@dataclass(frozen=True)
+class StorageFigures:
+    """An account's storage as its API keys see it (GET /v1/account)."""
+
+    account: Account
+    remaining_bytes: int | None  # None: the plan has no limit
+    max_file_size_bytes: int  # the server's limit for one file
+
+
+def storage_figures(runtime: Runtime, principal: Principal) -> StorageFigures:
+    """The caller's account with its storage figures read now: used bytes count every file
+    stored or being processed, archived ones included (what the limit holds)."""
+    with runtime.sessions() as session:
+        account = _account(session, principal.account_id)
+        session.expunge(account)
+    return StorageFigures(
+        account=account,
+        remaining_bytes=remaining_bytes(account.storage_limit_bytes, account.storage_used_bytes),
+        max_file_size_bytes=runtime.settings.max_file_size_bytes,
+    )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from clinifile.runtime import Runtime
 from clinifile.services import audit, patients
 from clinifile.services.api_keys import Principal
 from clinifile.services.audit import Action
-from clinifile.services.filenames import content_disposition
+from clinifile.services.filenames import INLINE_TYPES, content_disposition
 from clinifile.services.uploads import InvalidUploadUrl, storage_limit_error, upload_key
 from clinifile.storage.base import ObjectInfo
 
@@ -132,6 +132,16 @@ def archive(runtime: Runtime, principal: Principal, attachment_id: int) -> None:
         audit.record(session, principal, Action.ARCHIVE, attachment)
 
 
+def unarchive(runtime: Runtime, principal: Principal, attachment_id: int) -> Attachment:
+    """Brings an archived attachment back into the lists (idempotent); audited."""
+    with runtime.transaction() as session:
+        attachment = _attachment(session, principal, attachment_id)
+        if attachment.archived_at is not None:
+            attachments_db.update_fields(session, attachment, archived_at=None)
+        audit.record(session, principal, Action.UNARCHIVE, attachment)
+        return attachment
+
+
 def _not_served(attachment: Attachment) -> str:
     """Why the 409: a quarantined file names what the scanner found (or its type)."""
     if attachment.state == AttachmentState.QUARANTINED:
@@ -150,16 +160,27 @@ def _not_served(attachment: Attachment) -> str:
     )
 
 
-def content_url(runtime: Runtime, principal: Principal, attachment_id: int) -> str:
-    """A short-lived presigned GET of the processed file; the download is audited first."""
+def content_url(
+    runtime: Runtime, principal: Principal, attachment_id: int, *, inline: bool = False
+) -> str:
+    """A short-lived presigned GET of the processed file; the download is audited first.
+    inline: served to be shown in the browser, for INLINE_TYPES only (ValidationFailed for
+    any other type: a page or a script must never run in the bucket's origin)."""
     with runtime.transaction() as session:
         attachment = _attachment(session, principal, attachment_id)
         if attachment.state != AttachmentState.COMPLETED or attachment.permanent_key is None:
             raise ProcessingNotComplete(_not_served(attachment))
+        if inline and attachment.content_type not in INLINE_TYPES:
+            raise ValidationFailed(
+                {
+                    "disposition": "inline is only for PDFs and PNG, JPEG, GIF or WebP images; "
+                    f"this file is {attachment.content_type}: download it instead"
+                }
+            )
         audit.record(session, principal, Action.DOWNLOAD, attachment)
     return runtime.store(attachment.region).presign_get(
         attachment.permanent_key,
-        content_disposition=content_disposition(attachment.filename or "file"),
+        content_disposition=content_disposition(attachment.filename or "file", inline=inline),
         content_type=attachment.content_type or "application/octet-stream",
         expires_in=runtime.settings.download_expires_seconds,
     )

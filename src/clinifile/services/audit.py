@@ -22,6 +22,7 @@ class Action(StrEnum):
     CREATE = "patient_attachment.create"
     UPDATE = "patient_attachment.update"
     ARCHIVE = "patient_attachment.archive"
+    UNARCHIVE = "patient_attachment.unarchive"
     DOWNLOAD = "patient_attachment.download"
     # not served: infected or a blocked type (by the worker or a rescan)
     QUARANTINE = "patient_attachment.quarantine"

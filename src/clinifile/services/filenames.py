@@ -28,6 +28,13 @@ def safe_filename(name: str) -> str:
     return cleaned
 
 
-def content_disposition(filename: str) -> str:
-    """`attachment; filename*=UTF-8''<percent-encoded name>` (RFC 6266 / RFC 5987)."""
-    return "attachment; filename*=UTF-8''" + quote(filename, safe="")
+# what a browser may show in a tab (`inline`): PDFs and raster images, which run no script;
+# never HTML, SVG, XML or anything else a browser would execute or interpret as a page
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    """`attachment; filename*=UTF-8''<percent-encoded name>` (RFC 6266 / RFC 5987), or
+    `inline; ...` to show it in the browser (the caller checks INLINE_TYPES)."""
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename*=UTF-8''" + quote(filename, safe="")

@@ -1,4 +1,5 @@
-"""Patient attachments: register uploads (step 3), read, describe, archive, download."""
+"""Patient attachments: register uploads (step 3), read, describe, archive and unarchive,
+download or view."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from clinifile.api import presenters
 from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
+from clinifile.api.errors import BadRequest
 from clinifile.api.records import AttachmentList, AttachmentRecord, DownloadLink, errors, ok
 from clinifile.api.schemas import (
     AttachmentCreate,
@@ -131,6 +133,21 @@ def archive_attachment(
     return Response(status_code=204)
 
 
+@router.post(
+    "/v1/patient_attachments/{attachment_id}/unarchive",
+    response_model=None,
+    responses={
+        **ok(AttachmentRecord, "clinifile addition: back in the lists (audited)"),
+        **errors(404),
+    },
+)
+def unarchive_attachment(
+    attachment_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    record = attachments.unarchive(runtime, principal, parse_id(attachment_id))
+    return presenters.attachment(request, record)
+
+
 @router.delete(
     "/v1/patient_attachments/{attachment_id}",
     status_code=204,
@@ -154,7 +171,7 @@ def delete_attachment(attachment_id: str, runtime: RuntimeDep, principal: Princi
             "clinifile addition, with redirect=false: the same URL as JSON (a script in a "
             "browser cannot read a redirect's Location)",
         ),
-        **errors(404, 409, 503),
+        **errors(404, 409, 422, 503),
     },
 )
 def attachment_content(
@@ -168,8 +185,20 @@ def attachment_content(
             json_schema_extra={"type": "boolean", "default": True},
         ),
     ] = "true",
+    disposition: Annotated[
+        str,
+        Query(
+            description="clinifile addition: inline serves a PDF or a PNG, JPEG, GIF or WebP "
+            "image to be shown in the browser (422 for any other type)",
+            json_schema_extra={"enum": ["attachment", "inline"], "default": "attachment"},
+        ),
+    ] = "attachment",
 ) -> Response:
-    url = attachments.content_url(runtime, principal, parse_id(attachment_id))
+    if disposition not in ("attachment", "inline"):
+        raise BadRequest(f"disposition must be attachment or inline, not {disposition[:20]!r}")
+    url = attachments.content_url(
+        runtime, principal, parse_id(attachment_id), inline=disposition == "inline"
+    )
     if redirect.lower() == "false":
         expires_in = runtime.settings.download_expires_seconds
         return JSONResponse(presenters.download_link(url, expires_in))
