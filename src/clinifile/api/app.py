@@ -20,7 +20,7 @@ from clinifile.api.middleware import (
 from clinifile.api.openapi import openapi_document, operation_id
 from clinifile.api.principal_cache import PrincipalCache
 from clinifile.api.rate_limits import RateLimiter
-from clinifile.api.routes import account, attachments, audit_events, patients
+from clinifile.api.routes import account, attachments, audit_events, patients, users
 from clinifile.errors import ScanError, StorageError
 from clinifile.runtime import Runtime
 from clinifile.web.page import PREFIX as PAGE_PREFIX
@@ -42,8 +42,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         settings.rate_limit_storage, settings.rate_limit_per_minute, settings.rate_limit_key_prefix
     )
     errors.install(app)
-    for router in (patients.router, attachments.router, audit_events.router, account.router):
-        app.include_router(router, dependencies=[Depends(require_user_agent)])
+    routers = (patients, attachments, audit_events, account, users)
+    for module in routers:
+        app.include_router(module.router, dependencies=[Depends(require_user_agent)])
     mount_page(app)
 
     # outermost last: headers on every answer, then proxies, then the body cap, then the

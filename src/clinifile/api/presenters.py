@@ -22,8 +22,9 @@ from clinifile.api.records import (
     PatientRecord,
     PresignedPostRecord,
     ScanRecord,
+    UserRecord,
 )
-from clinifile.db.models import Attachment, AuditEvent, Patient
+from clinifile.db.models import Attachment, AuditEvent, Patient, User
 from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState, ScanStatus
 from clinifile.services.accounts import StorageFigures
@@ -78,6 +79,7 @@ def attachment(request: Request, record: Attachment) -> dict[str, Any]:
         scan=scan(record),
         processed_at=iso(record.processed_at) if completed else None,
         archived_at=iso(record.archived_at),
+        pinned_at=iso(record.pinned_at),
         created_at=_iso(record.created_at),
         updated_at=_iso(record.updated_at),
         content=_linked(f"{self_url}/content") if completed else None,
@@ -101,6 +103,18 @@ def patient(request: Request, record: Patient) -> dict[str, Any]:
         archived_at=iso(record.archived_at),
         patient_attachments=_linked(f"{self_url}/patient_attachments"),
         links=Links(self=self_url),
+    ).model_dump()
+
+
+def user(request: Request, record: User) -> dict[str, Any]:
+    return UserRecord(
+        id=str(record.id),
+        first_name=record.first_name,
+        last_name=record.last_name,
+        email=record.email,
+        created_at=_iso(record.created_at),
+        updated_at=_iso(record.updated_at),
+        links=Links(self=f"{base_url(request)}/v1/users/{record.id}"),
     ).model_dump()
 
 

@@ -148,6 +148,7 @@ def parse_sort(text: str | None, fields: dict[str, FieldType]) -> list[Sort]:
 ATTACHMENT_FIELDS: dict[str, FieldType] = {
     "id": FieldType.ID,
     "patient_id": FieldType.ID,
+    "user_id": FieldType.ID,
     "content_type": FieldType.STRING,
     "description": FieldType.STRING,
     "filename": FieldType.STRING,
@@ -159,6 +160,7 @@ ATTACHMENT_FIELDS: dict[str, FieldType] = {
     "updated_at": FieldType.TIME,
     "processed_at": FieldType.TIME,
     "archived_at": FieldType.TIME,
+    "pinned_at": FieldType.TIME,
 }
 
 # the list of one patient's attachments: patient_id is in the path

@@ -47,6 +47,7 @@ class AttachmentRecord(BaseModel):
     scan: ScanRecord = Field(description="clinifile addition: the malware scan")
     processed_at: str | None
     archived_at: str | None
+    pinned_at: str | None = Field(description="Cliniko's: when it was pinned; null unless pinned")
     created_at: str
     updated_at: str
     content: Linked | None = Field(description="the download link; null until processed")
@@ -65,6 +66,16 @@ class PatientRecord(BaseModel):
     updated_at: str
     archived_at: str | None
     patient_attachments: Linked
+    links: Links
+
+
+class UserRecord(BaseModel):
+    id: str = Field(pattern=r"^[0-9]+$")
+    first_name: str
+    last_name: str
+    email: str | None
+    created_at: str
+    updated_at: str
     links: Links
 
 

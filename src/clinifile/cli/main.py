@@ -25,7 +25,9 @@ app = typer.Typer(
 accounts_app = typer.Typer(no_args_is_help=True, help="Accounts of clinics.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (shown once, stored as hashes).")
 patients_app = typer.Typer(no_args_is_help=True, help="Patients.")
+users_app = typer.Typer(no_args_is_help=True, help="Users of an account: whom an API key acts for.")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(patients_app, name="patients")
 app.command("serve")(serve_command)
@@ -78,6 +80,13 @@ def accounts_create(
 @keys_app.command("create")
 def keys_create(
     account: Annotated[int, typer.Option("--account", help="The account's id.")],
+    user: Annotated[
+        int | None,
+        typer.Option(
+            "--user",
+            help="The user the key acts for (default: the account's first user, its API user).",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Creates an API key and prints it (only its hash is kept: store it now)."""
@@ -86,10 +95,37 @@ def keys_create(
 
     with open_runtime(data_dir) as runtime:
         try:
-            key = accounts_service.create_api_key(runtime, account)
+            key = accounts_service.create_api_key(runtime, account, user)
         except NotFound as error:
             raise _fail(str(error)) from None
     typer.echo(key)
+
+
+@users_app.command("create")
+def users_create(
+    account: Annotated[int, typer.Option("--account", help="The account's id.")],
+    first_name: Annotated[str, typer.Option("--first-name", help="The user's first name.")],
+    last_name: Annotated[str, typer.Option("--last-name", help="The user's last name.")],
+    email: Annotated[str | None, typer.Option("--email", help="The user's email address.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Creates a user of the account and prints its id; give it keys with
+    `clinifile keys create --user ID`."""
+    from clinifile.errors import NotFound, ValidationFailed
+    from clinifile.services import users as users_service
+
+    with open_runtime(data_dir) as runtime:
+        try:
+            user_id = users_service.create(
+                runtime,
+                account_id=account,
+                first_name=first_name,
+                last_name=last_name,
+                email=email,
+            )
+        except (NotFound, ValidationFailed) as error:
+            raise _fail(str(error)) from None
+    typer.echo(user_id)
 
 
 @patients_app.command("create")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from clinifile.db import users as users_db
 from clinifile.db.models import Account, User
 from clinifile.db.types import rowcount
 
@@ -21,8 +22,7 @@ def create(
     )
     session.add(account)
     session.flush()
-    session.add(User(account_id=account.id, name=f"{name} API user"))
-    session.flush()
+    users_db.create(session, account_id=account.id, first_name=name, last_name="API user")
     return account
 
 

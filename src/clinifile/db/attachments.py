@@ -84,6 +84,7 @@ def get(session: Session, account_id: int, attachment_id: int) -> Attachment | N
 COLUMNS: dict[str, Any] = {
     "id": Attachment.id,
     "patient_id": Attachment.patient_id,
+    "user_id": Attachment.user_id,
     "content_type": Attachment.content_type,
     "description": Attachment.description,
     "filename": Attachment.filename,
@@ -95,6 +96,7 @@ COLUMNS: dict[str, Any] = {
     "updated_at": Attachment.updated_at,
     "processed_at": Attachment.processed_at,
     "archived_at": Attachment.archived_at,
+    "pinned_at": Attachment.pinned_at,
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from clinifile.domain.queries import Filter, ListQuery
+from clinifile.domain.queries import Filter, ListQuery, Sort
 
 
 def _escape_like(text: str) -> str:
@@ -68,6 +68,11 @@ def _condition(columns: dict[str, Any], f: Filter, folded: Folded | None) -> Col
     return condition(columns[f.field], f)
 
 
+def _default_sort(columns: dict[str, Any]) -> list[Sort]:
+    """Cliniko's order when none is asked for: oldest first (created_at), then the id."""
+    return [Sort("created_at", descending=False)] if "created_at" in columns else []
+
+
 def _filtered(
     query: Select[Any],
     columns: dict[str, Any],
@@ -83,7 +88,7 @@ def _filtered(
     count = select(func.count()).select_from(query.get_final_froms()[0])
     if query.whereclause is not None:
         count = count.where(query.whereclause)
-    sorts = list_query.sorts
+    sorts = list_query.sorts or _default_sort(columns)
     order = [columns[s.field].desc() if s.descending else columns[s.field].asc() for s in sorts]
     if not any(s.field == "id" for s in sorts):
         descending = bool(sorts) and sorts[0].descending

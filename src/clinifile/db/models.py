@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -43,8 +44,11 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    name: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(255))
+    last_name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiKey(Base):
@@ -61,7 +65,11 @@ class ApiKey(Base):
 
 class Patient(Base):
     __tablename__ = "patients"
-    __table_args__ = (Index("ix_patients_account_archived_id", "account_id", "archived_at", "id"),)
+    __table_args__ = (
+        Index("ix_patients_account_archived_id", "account_id", "archived_at", "id"),
+        # the default order of the list (created_at, then id)
+        Index("ix_patients_account_archived_created", "account_id", "archived_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -123,6 +131,8 @@ class Attachment(Base):
 
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Cliniko's: when it was pinned (null: not pinned)
+    pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -149,4 +159,107 @@ class AuditEvent(Base):
     user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # why: the signature or type that quarantined a file, an operator's reason to release it
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PatientCase(Base):
+    """Cliniko's patient case, the part that groups a patient's attachments."""
+
+    __tablename__ = "patient_cases"
+    __table_args__ = (
+        Index(
+            "ix_patient_cases_account_archived_created", "account_id", "archived_at", "created_at"
+        ),
+        Index(
+            "ix_patient_cases_patient_archived_created", "patient_id", "archived_at", "created_at"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    issue_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PatientCaseAttachment(Base):
+    """Which attachments a case holds (each of the case's patient and account)."""
+
+    __tablename__ = "patient_case_attachments"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("patient_cases.id"), primary_key=True)
+    attachment_id: Mapped[int] = mapped_column(
+        ForeignKey("attachments.id"), primary_key=True, index=True
+    )
+
+
+class WebhookEndpoint(Base):
+    """Where an account wants its events sent, and how that is going."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    # event types, space-separated ("patient_attachment.processed patient_attachment.failed")
+    events: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # whsec_<base64>: signs every delivery; shown once, when the endpoint is created
+    secret: Mapped[str] = mapped_column(String(128))
+    # the API's URL as the endpoint's creator called it: the links in its payloads
+    api_base_url: Mapped[str] = mapped_column(String(2048))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # why it was disabled (by clinifile after days of failures, or null: by the account)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the first failure since its last success (null: its last delivery succeeded)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEvent(Base):
+    """The outbox: one event, written in the transaction of the change it reports."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_account_id", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    type: Mapped[str] = mapped_column(String(64))
+    attachment_id: Mapped[int] = mapped_column(BigId)
+    # the attachment's columns as that transaction left them (JSON): the payload's data
+    snapshot: Mapped[str] = mapped_column(Text)
+    # when the change happened, to the microsecond (the payload's timestamp)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: a job of the delivery queue, and its log."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id"))
+    # DeliveryState: pending, delivering (leased), delivered, failed
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the last attempt: when, the receiver's status code or why there was none, how long
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

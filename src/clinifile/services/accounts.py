@@ -39,9 +39,10 @@ def _account(session: Session, account_id: int) -> Account:
     return found(accounts_db.get(session, account_id), f"account {account_id}")
 
 
-def create_api_key(runtime: Runtime, account_id: int) -> str:
+def create_api_key(runtime: Runtime, account_id: int, user_id: int | None = None) -> str:
+    """A key acting for user_id (default: the account's first user)."""
     with runtime.transaction() as session:
-        return create_key(session, _account(session, account_id))
+        return create_key(session, _account(session, account_id), user_id)
 
 
 def create_patient(runtime: Runtime, *, account_id: int, first_name: str, last_name: str) -> int:

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from clinifile.config import Settings
 from clinifile.db import accounts as accounts_db
 from clinifile.db import keys as keys_db
+from clinifile.db import users as users_db
 from clinifile.db.models import Account, ApiKey
-from clinifile.errors import AuthenticationFailed
+from clinifile.errors import AuthenticationFailed, found
 
 _SHARD_SUFFIX = re.compile(r"-([a-z]+[0-9]+)$")
 
@@ -50,10 +51,17 @@ def shard_of(raw_key: str, default_shard: str) -> str:
     return match.group(1) if match else default_shard
 
 
-def create_key(session: Session, account: Account) -> str:
-    """A new key for the account's API user; the key is returned once and never stored."""
+def create_key(session: Session, account: Account, user_id: int | None = None) -> str:
+    """A new key acting for user_id (default: the account's first user, its API user); the
+    key is returned once and never stored. NotFound when the account has no such user."""
     raw = new_key(account.region)
-    user = accounts_db.first_user(session, account.id)
+    if user_id is None:
+        user = accounts_db.first_user(session, account.id)
+    else:
+        user = found(
+            users_db.get(session, account.id, user_id),
+            f"user {user_id} of account {account.id}",
+        )
     keys_db.create(session, account_id=account.id, user_id=user.id, key_hash=hash_key(raw))
     return raw
 
