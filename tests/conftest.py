@@ -19,6 +19,7 @@ from clinifile.db.migrate import upgrade
 from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.storage.seaweed import EmbeddedSeaweed
 from tests import log_scan
+from tests.clamav import ClamdService, require_clamav, running_clamd, signature_database
 from tests.factories import Api, Tenant, make_tenant
 from tests.services import missing_service
 
@@ -70,6 +71,16 @@ def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSeaweed]:
     log_scan.remember_secret(store.credentials.secret_access_key)
     yield store
     store.stop()
+
+
+@pytest.fixture(scope="session")
+def clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdService]:
+    """One real clamd per test process, on a tiny signature database (tests/clamav.py); it
+    starts in about a second. Tests that stop or slow clamd start their own."""
+    require_clamav()
+    root = tmp_path_factory.mktemp("clamd")
+    with running_clamd(root / "run", signature_database(root / "signatures")) as service:
+        yield service
 
 
 # one pair of buckets per test session: SeaweedFS gives every bucket its own volumes, so a
