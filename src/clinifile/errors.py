@@ -54,7 +54,7 @@ class RateLimited(ClinifileError):
     def __init__(self, limit: int, reset_at: int, retry_after: int) -> None:
         super().__init__(
             f"Too many requests: this API key may make {limit} requests a minute; "
-            f"retry after {retry_after} seconds"
+            f"retry after {retry_after} second{'' if retry_after == 1 else 's'}"
         )
         self.reset_at = reset_at
         self.retry_after = retry_after

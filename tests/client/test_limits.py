@@ -99,3 +99,26 @@ def test_sizes_are_written_as_the_page_writes_them() -> None:
     assert format_size(10_752) == "11 KB"
     assert format_size(95 * 1024**2) == "95 MB"
     assert format_size(5 * 1024**3) == "5.0 GB"
+
+
+def test_an_empty_file_is_refused_before_anything_is_asked_or_sent(
+    server: LiveServer, runtime: Runtime, tmp_path: Path, make_client: MakeClient
+) -> None:
+    tenant = make_tenant(runtime)
+    store, sent = _counting_store()
+    api, asked = _counting_store()
+    with (
+        make_client(
+            tenant.key, server.url, retry=FAST, transport=api, storage_transport=store
+        ) as client,
+        pytest.raises(ValidationFailed) as refused,
+    ):
+        client.upload(tenant.patient_id, _sparse(tmp_path, "blank.pdf", 0))
+    assert str(refused.value) == "blank.pdf is empty (0 bytes): there is nothing to upload"
+    assert refused.value.errors == {"file": str(refused.value)}
+    assert not isinstance(refused.value, QuotaExceeded)
+    assert sent == [] and asked == []
+
+
+def test_one_byte_is_one_byte() -> None:
+    assert [format_size(n) for n in (0, 1, 2)] == ["0 bytes", "1 byte", "2 bytes"]

@@ -9,8 +9,32 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from clinifile.cli.files import ApiKey, AsJson, BaseUrl, exit_on_error
+from clinifile.cli.files import EXIT_USAGE, ApiKey, AsJson, BaseUrl, exit_on_error, fail
 from clinifile.client import Client
+
+# the actions as the table shows them (services.audit.Action without its prefix; a unit test
+# holds the two equal): --action takes these words, or the API's whole names
+ACTIONS = (
+    "create",
+    "update",
+    "archive",
+    "unarchive",
+    "download",
+    "quarantine",
+    "release",
+    "delete",
+)
+PREFIX = "patient_attachment."
+
+
+def action_filter(word: str) -> str:
+    """The API's action name for a word of the table (`download`) or a whole name."""
+    short = word.strip().lower().removeprefix(PREFIX)
+    if short not in ACTIONS:
+        raise fail(
+            f"--action {word!r} is not an action; use one of: {', '.join(ACTIONS)}", EXIT_USAGE
+        )
+    return PREFIX + short
 
 
 def audit_command(
@@ -22,7 +46,10 @@ def audit_command(
     patient: Annotated[str | None, typer.Option("--patient", help="One patient's events.")] = None,
     action: Annotated[
         str | None,
-        typer.Option(help="e.g. patient_attachment.download (create, update, archive)."),
+        typer.Option(
+            help="One kind of event, as the table shows it: create, update, archive, "
+            "unarchive, download, quarantine, release or delete."
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option(help="Events at or after this time, e.g. 2026-11-01T00:00:00Z.")
@@ -41,7 +68,7 @@ def audit_command(
     if patient:
         where["patient_id"] = patient
     if action:
-        where["action"] = action
+        where["action"] = action_filter(action)
     if since:
         where["created_at"] = f">={since}"
     rows: list[dict[str, Any]] = []
@@ -60,7 +87,7 @@ def audit_command(
         table.add_row(
             r["id"],
             r["created_at"],
-            r["action"].removeprefix("patient_attachment."),
+            r["action"].removeprefix(PREFIX),
             _id_of(r.get("patient_attachment")),
             _id_of(r.get("patient")),
             _id_of(r.get("user")),

@@ -11,6 +11,7 @@ from clinifile.client._sync import Client
 from clinifile.client.errors import (
     AuthenticationFailed,
     ClinifileError,
+    ConnectionFailed,
     InvalidUpload,
     NotFound,
     ProcessingTimeout,
@@ -27,6 +28,7 @@ __all__ = [
     "AuthenticationFailed",
     "Client",
     "ClinifileError",
+    "ConnectionFailed",
     "InvalidUpload",
     "NotFound",
     "ProcessingTimeout",

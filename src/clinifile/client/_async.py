@@ -75,6 +75,10 @@ class AsyncClient:
         for attempt in range(self.retry.attempts):
             try:
                 return await step()
+            except httpx.TransportError as error:
+                if not rules.retryable(error) or attempt == self.retry.attempts - 1:
+                    raise rules.connection_failed(error) from error
+                await async_sleep(self.retry.delay(attempt, error))
             except Exception as error:
                 if not rules.retryable(error) or attempt == self.retry.attempts - 1:
                     raise
@@ -181,13 +185,15 @@ class AsyncClient:
         """Presign, POST the file to the object store (streamed), register it, and (with
         wait) return once processing completes. A file larger than the presigned post lets
         the store take is refused before a byte is sent: QuotaExceeded over the storage the
-        plan has left, ValidationFailed over the file size limit. Also raises InvalidUpload,
-        NotFound, RateLimited, AuthenticationFailed, ServerError or ProcessingTimeout;
+        plan has left, ValidationFailed over the file size limit or for an empty file. Also
+        raises InvalidUpload, NotFound, RateLimited, AuthenticationFailed, ServerError
+        (ConnectionFailed when the server cannot be reached) or ProcessingTimeout;
         UploadCancelled when `cancel` is set before the upload is registered."""
         with binary_file(file, "rb") as source:
             name = filename or uploads.name_of(source)
             start = source.tell()
             size = source.seek(0, os.SEEK_END) - start
+            uploads.check_not_empty(name, size)
             report = uploads.cancellable(progress, cancel)
             upload_url = await self._post_to_store(patient_id, source, start, size, name, report)
         if cancel is not None and cancel.is_set():
@@ -291,13 +297,16 @@ class AsyncClient:
         self, url: str, out: AsyncFile, progress: Callable[[int], None] | None
     ) -> int:
         written = 0
-        async with self._storage.stream("GET", url) as response:
-            rules.raise_for(response)
-            async for chunk in response.aiter_bytes(CHUNK):
-                await out.write(chunk)
-                written += len(chunk)
-                if progress:
-                    progress(len(chunk))
+        try:
+            async with self._storage.stream("GET", url) as response:
+                rules.raise_for(response)
+                async for chunk in response.aiter_bytes(CHUNK):
+                    await out.write(chunk)
+                    written += len(chunk)
+                    if progress:
+                        progress(len(chunk))
+        except httpx.TransportError as error:
+            raise rules.connection_failed(error) from error
         return written
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Mapping
+import socket
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import httpx
 from clinifile.client.errors import (
     AuthenticationFailed,
     ClinifileError,
+    ConnectionFailed,
     InvalidUpload,
     NotFound,
     QuotaExceeded,
@@ -131,5 +133,43 @@ class RetryPolicy:
         return random.uniform(0, min(self.cap, self.base * 2**attempt))
 
 
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _unknown_host(error: BaseException) -> bool:
+    """The resolver said the name does not exist (not: it could not ask right now)."""
+    return any(
+        isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_NONAME
+        for cause in _causes(error)
+    )
+
+
 def retryable(error: Exception) -> bool:
-    return isinstance(error, httpx.TransportError | ServerError | RateLimited)
+    """Connection errors (but an unknown host: asking again gets the same answer), 5xx, 429."""
+    if isinstance(error, httpx.TransportError):
+        return not _unknown_host(error)
+    return isinstance(error, ServerError | RateLimited)
+
+
+def connection_failed(error: httpx.TransportError) -> ConnectionFailed:
+    """What a connection error means, naming the server and what to check."""
+    try:
+        url = error.request.url
+        where = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+    except RuntimeError:  # an error raised before its request was made
+        where = "the server"
+    if _unknown_host(error):
+        why = "its host name is not known"
+    elif any(isinstance(cause, ConnectionRefusedError) for cause in _causes(error)):
+        why = "the connection was refused"
+    elif isinstance(error, httpx.TimeoutException):
+        why = "it did not answer in time"
+    else:
+        why = f"{type(error).__name__}: {error}"
+    return ConnectionFailed(
+        f"cannot reach {where} ({why}); check the base URL and that the server is running there"
+    )

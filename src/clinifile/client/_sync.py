@@ -77,6 +77,10 @@ class Client:
         for attempt in range(self.retry.attempts):
             try:
                 return step()
+            except httpx.TransportError as error:
+                if not rules.retryable(error) or attempt == self.retry.attempts - 1:
+                    raise rules.connection_failed(error) from error
+                sleep(self.retry.delay(attempt, error))
             except Exception as error:
                 if not rules.retryable(error) or attempt == self.retry.attempts - 1:
                     raise
@@ -180,13 +184,15 @@ class Client:
         """Presign, POST the file to the object store (streamed), register it, and (with
         wait) return once processing completes. A file larger than the presigned post lets
         the store take is refused before a byte is sent: QuotaExceeded over the storage the
-        plan has left, ValidationFailed over the file size limit. Also raises InvalidUpload,
-        NotFound, RateLimited, AuthenticationFailed, ServerError or ProcessingTimeout;
+        plan has left, ValidationFailed over the file size limit or for an empty file. Also
+        raises InvalidUpload, NotFound, RateLimited, AuthenticationFailed, ServerError
+        (ConnectionFailed when the server cannot be reached) or ProcessingTimeout;
         UploadCancelled when `cancel` is set before the upload is registered."""
         with binary_file(file, "rb") as source:
             name = filename or uploads.name_of(source)
             start = source.tell()
             size = source.seek(0, os.SEEK_END) - start
+            uploads.check_not_empty(name, size)
             report = uploads.cancellable(progress, cancel)
             upload_url = self._post_to_store(patient_id, source, start, size, name, report)
         if cancel is not None and cancel.is_set():
@@ -286,13 +292,16 @@ class Client:
 
     def _stream(self, url: str, out: SyncFile, progress: Callable[[int], None] | None) -> int:
         written = 0
-        with self._storage.stream("GET", url) as response:
-            rules.raise_for(response)
-            for chunk in response.iter_bytes(CHUNK):
-                out.write(chunk)
-                written += len(chunk)
-                if progress:
-                    progress(len(chunk))
+        try:
+            with self._storage.stream("GET", url) as response:
+                rules.raise_for(response)
+                for chunk in response.iter_bytes(CHUNK):
+                    out.write(chunk)
+                    written += len(chunk)
+                    if progress:
+                        progress(len(chunk))
+        except httpx.TransportError as error:
+            raise rules.connection_failed(error) from error
         return written
 
 

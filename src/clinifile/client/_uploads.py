@@ -40,7 +40,7 @@ def format_size(size: int) -> str:
         value /= 1024
         unit += 1
     if unit == 0:
-        return f"{size} bytes"
+        return "1 byte" if size == 1 else f"{size} bytes"
     # JavaScript's toFixed rounds the float's exact value half up
     places = Decimal("0.1") if value < 10 else Decimal("1")
     return f"{Decimal(value).quantize(places, ROUND_HALF_UP)} {_UNITS[unit]}"
@@ -81,6 +81,14 @@ class UploadLimits:
         """Raises the refusal before a byte is sent, when the store would refuse the file."""
         if (error := self.refusal(name, size)) is not None:
             raise error
+
+
+def check_not_empty(name: str, size: int) -> None:
+    """An empty file is refused before anything is asked or sent (the store takes a file of
+    1 byte at least), in the page's words."""
+    if size == 0:
+        message = f"{name} is empty (0 bytes): there is nothing to upload"
+        raise ValidationFailed(message, {"file": message})
 
 
 def _policy_maximum(post: Mapping[str, Any]) -> int | None:

@@ -24,7 +24,8 @@ class NotFound(ClinifileError):
 
 class ValidationFailed(ClinifileError):
     """422: the server refused the data; `errors` maps fields to messages. Also a file over
-    the server's file size limit, refused before a byte is sent (`errors["file"]`)."""
+    the server's file size limit, or an empty one, refused before a byte is sent
+    (`errors["file"]`)."""
 
     def __init__(self, message: str, errors: dict[str, str], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -50,6 +51,11 @@ class RateLimited(ClinifileError):
 
 class ServerError(ClinifileError):
     """5xx, or the connection failed, after every retry."""
+
+
+class ConnectionFailed(ServerError):
+    """The server (or the object store) cannot be reached: the connection was refused, its
+    host name is not known, or it timed out, after every retry that could help."""
 
 
 class ProcessingTimeout(ClinifileError):
