@@ -37,9 +37,11 @@ class Served:
         self.log = data_dir.parent / f"serve-{port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, default_data_dir: bool = False) -> str:
-        """default_data_dir: as the README runs it, from the folder, ./clinifile-data."""
+    def start(self, *, default_data_dir: bool = False, **settings: str) -> str:
+        """default_data_dir: as the README runs it, from the folder, ./clinifile-data;
+        settings: CLINIFILE_* variables (none of the test run's own are passed on)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
+        env.update(settings)
         where = [] if default_data_dir else ["--data-dir", str(self.data_dir)]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(

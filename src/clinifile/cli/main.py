@@ -13,6 +13,7 @@ import typer
 from clinifile.cli.audit import audit_command
 from clinifile.cli.files import download_command, ls_command, upload_command
 from clinifile.cli.logs import configure_logging
+from clinifile.cli.quarantine import quarantine_app, rescan_command
 from clinifile.cli.serve import serve_command
 from clinifile.cli.settings import DataDirOption, load_settings, open_runtime
 from clinifile.cli.worker import worker_command
@@ -36,6 +37,8 @@ app.command("upload")(upload_command)
 app.command("download")(download_command)
 app.command("ls")(ls_command)
 app.command("audit")(audit_command)
+app.add_typer(quarantine_app, name="quarantine")
+app.command("rescan")(rescan_command)
 
 
 def _fail(message: str) -> typer.Exit:

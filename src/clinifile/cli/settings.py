@@ -32,6 +32,27 @@ def load_settings(data_dir: Path | None, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def with_embedded_store(settings: Settings) -> Settings:
+    """The settings pointed at the embedded SeaweedFS a `serve` keeps under the data
+    directory, when no external store is configured: a worker or an operator command on the
+    same machine then reaches the same files."""
+    from clinifile.storage.seaweed import embedded_store_of
+
+    if settings.s3_endpoint_url is not None or all(r.endpoint_url for r in settings.regions):
+        return settings
+    found = embedded_store_of(settings.data_dir / "seaweedfs")
+    if found is None:
+        return settings
+    endpoint, credentials = found
+    return settings.model_copy(
+        update={
+            "s3_endpoint_url": endpoint,
+            "s3_access_key_id": credentials.access_key_id,
+            "s3_secret_access_key": credentials.secret_access_key,
+        }
+    )
+
+
 @contextmanager
 def open_runtime(data_dir: Path | None) -> Iterator[Runtime]:
     """A runtime on an up-to-date database (works while `serve` runs)."""

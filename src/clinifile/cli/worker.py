@@ -12,7 +12,7 @@ import typer
 
 from clinifile.cli.logs import configure_logging
 from clinifile.cli.scanning import settle_scanning
-from clinifile.cli.settings import DataDirOption, load_settings
+from clinifile.cli.settings import DataDirOption, load_settings, with_embedded_store
 
 log = logging.getLogger("clinifile.worker")
 
@@ -31,22 +31,10 @@ def worker_command(
     clamd, or the embedded ones of a `serve` with the same data directory."""
     from clinifile.db.migrate import upgrade
     from clinifile.runtime import build_runtime
-    from clinifile.storage.seaweed import embedded_store_of
     from clinifile.worker.runner import WorkerPool
 
     configure_logging(log_level)
-    settings = load_settings(data_dir)
-    if settings.s3_endpoint_url is None and not all(r.endpoint_url for r in settings.regions):
-        found = embedded_store_of(settings.data_dir / "seaweedfs")
-        if found is not None:
-            endpoint, credentials = found
-            settings = settings.model_copy(
-                update={
-                    "s3_endpoint_url": endpoint,
-                    "s3_access_key_id": credentials.access_key_id,
-                    "s3_secret_access_key": credentials.secret_access_key,
-                }
-            )
+    settings = with_embedded_store(load_settings(data_dir))
     upgrade(settings.resolved_database_url())
     settings = settle_scanning(settings, ExitStack(), run_own=False)
     runtime = build_runtime(settings)

@@ -69,7 +69,8 @@ class Pace:
 class RescanReport:
     version: str
     clean: int = 0
-    quarantined: list[int] = field(default_factory=list)
+    # attachment id → the signature found
+    quarantined: dict[int, str] = field(default_factory=dict)
     # completed attachments whose object is gone, or no longer matches its checksum
     missing: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
@@ -97,7 +98,7 @@ def _rescan_one(
         report.changed.append(row.id)
     if scan.signature is not None:
         if quarantine_stored(runtime, row, info, digest.sha256, scan, actor):
-            report.quarantined.append(row.id)
+            report.quarantined[row.id] = scan.signature
         return info.size
     with runtime.transaction() as session:
         quarantine_db.record_scan(
