@@ -198,7 +198,9 @@ def run(
     rate: float = 20,
     seconds: float = 10,
     workers: tuple[int, ...] = (1,),
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """settings: more Settings for the runtime and its workers (bench.scanning's clamd)."""
     args = argparse.Namespace(backlog=backlog, rate=rate, seconds=seconds)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -212,7 +214,9 @@ def run(
                 conn.execute(f'CREATE DATABASE "{name}"')
             url = admin.set(database=name).render_as_string(hide_password=False)
         try:
-            runtime = runtime_on(weed, root / "data", database_url=url, secret_key=uuid.uuid4().hex)
+            secret = uuid.uuid4().hex
+            extra = settings or {}
+            runtime = runtime_on(weed, root / "data", database_url=url, secret_key=secret, **extra)
             clinic = Clinic(runtime)
             baseline = store_ops(runtime, jobs=max(20, backlog // 5))
             results = [measure(clinic, runtime.settings, n, args) for n in workers]

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -51,13 +52,14 @@ def _child(mode: str, settings: Settings) -> dict[str, int]:
     return result
 
 
-def run(size_mib: int) -> dict[str, float]:
+def run(size_mib: int, settings: dict[str, Any] | None = None) -> dict[str, float]:
+    """settings: more Settings for the worker (bench.scanning's clamd)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         weed = EmbeddedSeaweed(root / "weed")
         weed.start()
         try:
-            runtime = runtime_on(weed, root / "data")
+            runtime = runtime_on(weed, root / "data", **(settings or {}))
             settings = runtime.settings
             account_id = accounts.create_account(runtime, name="B", region="au1", plan="paid")
             key = accounts.create_api_key(runtime, account_id)

@@ -29,9 +29,12 @@ def test_the_quick_benchmark_run_writes_its_report(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     text = report.read_text()
-    for heading in ("## The machine", "## Presign", "## Processing", "## Memory"):
+    for heading in ("## The machine", "## Presign", "## Processing", "## Memory", "## Scanning"):
         assert heading in text
     figures = json.loads(report.with_suffix(".json").read_text())
     assert figures["presign"]["figures"]["clinifile"]["rps"]["median"] > 0
     assert figures["processing"]["drain_per_s"]["median"] > 0
     assert figures["api_memory"]["requests"] >= 4_000
+    if "skipped" in figures["scanning"]:
+        missing_service(f"the scanning benchmark was skipped: {figures['scanning']['skipped']}")
+    assert figures["scanning"]["on"]["drain_per_s"]["median"] > 0
