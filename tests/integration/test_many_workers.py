@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +16,13 @@ from sqlalchemy import func, select
 from clinifile.api.app import create_app
 from clinifile.db import accounts as accounts_db
 from clinifile.db.models import Attachment
+from clinifile.errors import StorageError
 from clinifile.runtime import Runtime, build_runtime, ensure_buckets
 from clinifile.services import attachments
 from clinifile.services.api_keys import Principal, authenticate
 from clinifile.services.object_keys import temp_prefix
 from clinifile.services.uploads import issue_temp_id
+from clinifile.storage.s3 import S3Store
 from clinifile.storage.seaweed import EmbeddedSeaweed
 from clinifile.worker.runner import Worker, WorkerPool
 from clinifile.worker.sweep import sweep
@@ -215,6 +217,39 @@ def test_sweep_removes_abandoned_uploads_and_nothing_claimed(
     assert any(k.endswith(f"/{done['id']}/done.pdf") for k in after)
     api.process_all()
     assert api.get(tenant, claimed["id"])["processing_completed"] is True
+
+
+class _RefusingStore(S3Store):
+    """The real store, except that it refuses to delete anything under one prefix (as an
+    object lock or a bucket policy makes AWS refuse keys in a DeleteObjects answer)."""
+
+    def __init__(self, store: S3Store, refused_prefix: str) -> None:
+        super().__init__(store._client, store.bucket)
+        self.refused_prefix = refused_prefix
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if any(k.startswith(self.refused_prefix) for k in keys):
+            raise StorageError(f"object store refused to delete {keys[0]!r} (AccessDenied)")
+        super().delete_many(keys)
+
+
+def test_a_store_refusing_one_accounts_deletes_does_not_stop_the_sweep(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant, api: Api
+) -> None:
+    for clinic in (tenant, other_tenant):
+        assert s3_post(api.presign(clinic), "abandoned.pdf", b"%PDF-1.4 x").status_code == 201
+    real = runtime.stores["au1"]
+    assert isinstance(real, S3Store)
+    runtime.stores["au1"] = _RefusingStore(real, f"{tenant.account_id}/")
+    try:
+        assert sweep(runtime, min_age_seconds=0) == 1
+    finally:
+        runtime.stores["au1"] = real
+    assert [o.key for o in list_keys(real, f"{other_tenant.account_id}/")] == []
+    assert len(list_keys(real, f"{tenant.account_id}/")) == 1
+    assert sweep(runtime, min_age_seconds=0) == 1  # the store relents: the next pass removes it
+    assert list_keys(real, f"{tenant.account_id}/") == []
 
 
 def test_readyz_reports_database_and_storage(api: Api, runtime: Runtime) -> None:

@@ -20,8 +20,9 @@ from clinifile.db import attachments as attachments_db
 from clinifile.db.models import Account
 from clinifile.db.types import utcnow
 from clinifile.domain.states import AttachmentState
+from clinifile.errors import StorageError
 from clinifile.runtime import Runtime
-from clinifile.storage.base import ObjectInfo
+from clinifile.storage.base import ObjectInfo, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,18 @@ def _doomed(info: ObjectInfo, state: AttachmentState | None, cutoff: datetime) -
     if state is None:
         return info.last_modified is not None and info.last_modified <= cutoff
     return state in FINISHED
+
+
+def _delete(store: ObjectStore, keys: list[str]) -> int:
+    """Deletes keys; a store that refuses some (a bucket policy, an object lock) or fails
+    is logged and the sweep goes on with the next batch, so one stuck object cannot keep
+    every later account's abandoned uploads in the store. Returns how many went."""
+    try:
+        store.delete_many(keys)
+    except StorageError as error:
+        log.warning("sweep could not delete %d uploads (will try again): %s", len(keys), error)
+        return 0
+    return len(keys)
 
 
 def sweep(runtime: Runtime, min_age_seconds: float | None = None) -> int:
@@ -57,8 +70,7 @@ def sweep(runtime: Runtime, min_age_seconds: float | None = None) -> int:
                     with runtime.sessions() as session:
                         states = attachments_db.temp_key_states(session, [o.key for o in batch])
                     doomed = [o.key for o in batch if _doomed(o, states.get(o.key), cutoff)]
-                    store.delete_many(doomed)
-                    deleted += len(doomed)
+                    deleted += _delete(store, doomed)
     if deleted:
         log.info("sweep deleted %d abandoned uploads", deleted)
     return deleted
