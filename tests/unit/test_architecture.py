@@ -21,12 +21,24 @@ def _modules(layer: str) -> list[Path]:
 
 def _imported_modules(path: Path) -> list[str]:
     """Every module path imports, at module level or inside a function."""
+    package = ".".join(("clinifile", *path.relative_to(PACKAGE).parent.parts))
+    return _imports_in(path.read_text(encoding="utf-8"), package)
+
+
+def _imports_in(source: str, package: str) -> list[str]:
+    """`from clinifile import api` counts as clinifile.api; relative imports are resolved
+    against package."""
     names: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names.append(base)
+            names += [f"{base}.{alias.name}" for alias in node.names]
     return names
 
 
@@ -58,3 +70,9 @@ def test_no_module_is_over_400_lines() -> None:
 def test_import_scan_finds_imports_inside_functions() -> None:
     """The scan itself: serve imports the runtime inside its command function."""
     assert "clinifile.runtime" in _imported_modules(PACKAGE / "cli" / "serve.py")
+
+
+def test_import_scan_resolves_package_and_relative_imports() -> None:
+    names = _imports_in("from clinifile import api\nfrom ..cli import main\n", "clinifile.worker")
+    assert "clinifile.api" in names
+    assert "clinifile.cli.main" in names
