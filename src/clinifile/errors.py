@@ -21,6 +21,12 @@
     └── ClamdNotFound            no clamd binary or signatures for serve's own (scanning.runner)
 
 Routes map these to HTTP; storage backends map vendor errors to these.
+
+The Python client's own tree (clinifile.client.errors) reuses some names:
+
+    ClinifileError
+    └── ProcessingFailed         a registered file will never be served (wait=True)
+        └── Quarantined          it was blocked: infected, or a type the server refuses
 """
 
 from __future__ import annotations

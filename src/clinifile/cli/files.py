@@ -31,7 +31,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from clinifile.client import AuthenticationFailed, Client, ClinifileError, ConnectionFailed
+from clinifile.client import (
+    AuthenticationFailed,
+    Client,
+    ClinifileError,
+    ConnectionFailed,
+    ProcessingFailed,
+)
 from clinifile.client._uploads import format_size
 
 EXIT_REFUSED = 1
@@ -131,6 +137,17 @@ def upload_command(
                 return {"file": str(path), "ok": True, "id": record["id"], "record": record}
             except (AuthenticationFailed, ConnectionFailed):
                 raise  # the same for every file: stop them all
+            except ProcessingFailed as error:
+                # uploaded and registered, but never served (--wait): the server's reason
+                record = error.record
+                return {
+                    "file": str(path),
+                    "ok": False,
+                    "id": record.get("id"),
+                    "state": record.get("processing_state"),
+                    "error": error.reason or str(error),
+                    "record": record,
+                }
             except ClinifileError as error:
                 return {"file": str(path), "ok": False, "error": str(error)}
 
@@ -175,12 +192,14 @@ def _report(results: list[dict[str, Any]], as_json: bool) -> None:
             state = "processed" if r["record"].get("processing_completed") else "registered"
             table.add_row(r["file"], f"[green]{state}[/green]", r["id"])
         else:
-            table.add_row(r["file"], "[red]not uploaded[/red]", "")
+            # failed or quarantined (--wait): uploaded, never served
+            outcome = r.get("state") or "not uploaded"
+            table.add_row(r["file"], f"[red]{outcome}[/red]", r.get("id") or "")
             failed.append(r)
     Console().print(table)
     # each refusal whole, on one line: a table cell would wrap it
     for r in failed:
-        typer.echo(f"not uploaded: {r['file']}: {r['error']}", err=True)
+        typer.echo(f"{r.get('state') or 'not uploaded'}: {r['file']}: {r['error']}", err=True)
 
 
 def _own_name(record: dict[str, Any], attachment_id: str) -> str:

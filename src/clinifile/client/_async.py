@@ -187,8 +187,10 @@ class AsyncClient:
         the store take is refused before a byte is sent: QuotaExceeded over the storage the
         plan has left, ValidationFailed over the file size limit or for an empty file. Also
         raises InvalidUpload, NotFound, RateLimited, AuthenticationFailed, ServerError
-        (ConnectionFailed when the server cannot be reached) or ProcessingTimeout;
-        UploadCancelled when `cancel` is set before the upload is registered."""
+        (ConnectionFailed when the server cannot be reached); with wait, Quarantined (the
+        file was blocked: infected, or a type the server does not accept), ProcessingFailed
+        or ProcessingTimeout; UploadCancelled when `cancel` is set before the upload is
+        registered."""
         with binary_file(file, "rb") as source:
             name = filename or uploads.name_of(source)
             start = source.tell()
@@ -264,13 +266,16 @@ class AsyncClient:
         raise InvalidUpload("the upload was registered by an earlier attempt but is not found", {})
 
     async def wait(self, attachment_id: int | str, timeout: float = 300.0) -> Record:
-        """Polls with backoff until processing_completed; ProcessingTimeout after timeout."""
+        """Polls with backoff until processing_completed; Quarantined (infected or a blocked
+        type) or ProcessingFailed as soon as the server says it never will be;
+        ProcessingTimeout after timeout."""
         deadline = time.monotonic() + timeout
         delay = 0.2
         while True:
             record = await self.attachment(attachment_id)
             if record.get("processing_completed"):
                 return record
+            rules.raise_if_never_processed(record)
             if time.monotonic() + delay > deadline:
                 raise ProcessingTimeout(
                     f"attachment {attachment_id} is still processing after {timeout:.0f}s; "

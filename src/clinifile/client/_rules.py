@@ -17,6 +17,8 @@ from clinifile.client.errors import (
     ConnectionFailed,
     InvalidUpload,
     NotFound,
+    ProcessingFailed,
+    Quarantined,
     QuotaExceeded,
     RateLimited,
     ServerError,
@@ -173,3 +175,17 @@ def connection_failed(error: httpx.TransportError) -> ConnectionFailed:
     return ConnectionFailed(
         f"cannot reach {where} ({why}); check the base URL and that the server is running there"
     )
+
+
+def raise_if_never_processed(record: dict[str, Any]) -> None:
+    """Quarantined or ProcessingFailed when the record's processing_state (a clinifile
+    extra) says its file will never be served; nothing while it is still being processed,
+    or when the server does not say (Cliniko)."""
+    state = record.get("processing_state")
+    if state not in ("failed", "quarantined"):
+        return
+    reason = record.get("processing_error") or f"processing {state}"
+    name = f"attachment {record.get('id')}"
+    if state == "quarantined":
+        raise Quarantined(f"{name} is quarantined: {reason}", record)
+    raise ProcessingFailed(f"{name} could not be processed: {reason}", record)

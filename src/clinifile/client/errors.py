@@ -62,5 +62,27 @@ class ProcessingTimeout(ClinifileError):
     """The attachment was registered but did not finish processing in time."""
 
 
+class ProcessingFailed(ClinifileError):
+    """The attachment was registered but will never be processed (clinifile's
+    processing_state "failed"): `reason` is the server's processing_error, a sentence to act
+    on (upload it again, or ask the administrator); `record` is the attachment as shown."""
+
+    def __init__(self, message: str, record: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(message, body=record, **kwargs)
+        self.record = record
+        self.reason: str | None = record.get("processing_error")
+
+
+class Quarantined(ProcessingFailed):
+    """The file was blocked and is kept aside, not served, until an administrator releases
+    or deletes it: infected (`signature` names what the scanner found) or of a type the
+    server does not accept (`signature` None)."""
+
+    @property
+    def signature(self) -> str | None:
+        scan = self.record.get("scan") or {}
+        return scan.get("signature") if scan.get("status") == "infected" else None
+
+
 class UploadCancelled(ClinifileError):
     """The caller's cancel event was set: the upload stopped and was not registered."""
