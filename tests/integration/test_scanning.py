@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from unittest.mock import Mock
 
 import httpx
 import pytest
 
 from clinifile.db import accounts as accounts_db
 from clinifile.db.models import Attachment
-from clinifile.errors import PreconditionFailed
+from clinifile.errors import PreconditionFailed, StorageUnavailable
 from clinifile.runtime import Runtime
 from clinifile.services.object_keys import permanent_key, quarantine_key
-from clinifile.worker import steps
+from clinifile.worker import promotion, steps
 from clinifile.worker.runner import Worker
+from clinifile.worker.sweep import sweep
 from tests import samples
 from tests.clamav import (
     CLAM_EXE,
@@ -263,3 +265,35 @@ def test_an_upload_swapped_after_its_scan_is_scanned_again(
     expire_lease(runtime, int(record["id"]))
     assert api.process_all() == 1
     assert_quarantined(api, runtime, tenant, record, "Clinifile.Test.EICAR", len(EICAR))
+
+
+def test_a_store_failing_while_quarantining_retries_the_job(
+    api: Api, runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = api.upload(tenant, "eicar.com", EICAR)
+    real_copy = promotion.copy_verified
+    monkeypatch.setattr(
+        promotion, "copy_verified", Mock(side_effect=StorageUnavailable("the store is down"))
+    )
+    assert Worker(runtime, owner="w").run_once()
+    row = _row(runtime, record["id"])
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert "the store is down" in (row.failure_reason or "")
+    assert _keys(runtime, tenant) == [row.temp_key], "nothing served, nothing lost"
+    monkeypatch.setattr(promotion, "copy_verified", real_copy)
+    assert api.process_all() == 1
+    assert_quarantined(api, runtime, tenant, record, "Clinifile.Test.EICAR", len(EICAR))
+
+
+def test_bytes_posted_again_to_a_quarantined_upload_are_swept(
+    api: Api, runtime: Runtime, tenant: Tenant
+) -> None:
+    post = api.presign(tenant)
+    assert s3_post(post, "e.com", EICAR).status_code == 201
+    record = api.register(tenant, upload_url(post, "e.com")).json()
+    assert api.process_all() == 1
+    assert s3_post(post, "e.com", b"again" * 100).status_code == 201  # the post is still valid
+    assert sweep(runtime) == 1
+    row = _row(runtime, record["id"])
+    assert _keys(runtime, tenant) == [row.quarantine_key]
+    assert _used(runtime, tenant.account_id) == len(EICAR)
