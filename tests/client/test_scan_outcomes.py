@@ -49,7 +49,7 @@ def test_wait_raises_quarantined_naming_the_signature(
         error = caught.value
         assert (error.signature or "").startswith("Clinifile.Test.EICAR")
         assert error.signature in str(error) and "quarantined" in str(error)
-        assert error.reason is not None and error.reason.startswith("Blocked:")
+        assert (error.reason or "").startswith("The virus scanner found Clinifile.Test.EICAR")
         assert isinstance(error, ProcessingFailed) and isinstance(error, ClinifileError)
         record = client.attachment(error.record["id"])
         assert record["processing_state"] == "quarantined"

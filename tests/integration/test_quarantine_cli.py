@@ -105,7 +105,7 @@ def test_an_operator_lists_releases_and_deletes_quarantined_files(
     assert deleted.exit_code == 0, deleted.output
     shown = api.get(tenant, doomed["id"])
     assert (shown["processing_state"], shown["processing_completed"]) == ("failed", False)
-    assert "An administrator deleted it" in shown["processing_error"]
+    assert "an administrator deleted it" in shown["processing_error"]
     assert "Clinifile.Test.EICAR" in shown["processing_error"]
     assert _events(api, tenant, doomed["id"])[-1]["action"] == "patient_attachment.delete"
 

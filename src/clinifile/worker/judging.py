@@ -27,13 +27,13 @@ def finding(signature: str | None, content_type: str | None) -> str:
 
 def quarantined_reason(found: str) -> str:
     return (
-        f"Blocked: {found}. It is kept aside and not served until an administrator "
-        "releases or deletes it."
+        f"{found[:1].upper()}{found[1:]}; it is kept aside and not served until an "
+        "administrator releases or deletes it."
     )
 
 
 def deleted_reason(found: str) -> str:
-    return f"Blocked: {found}. An administrator deleted it."
+    return f"{found[:1].upper()}{found[1:]}; an administrator deleted it."
 
 
 class Rejected(ClinifileError):
