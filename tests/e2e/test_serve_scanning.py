@@ -65,6 +65,11 @@ def test_serve_runs_its_own_clamd_and_quarantines_an_infected_upload(
     listed = served.cli("quarantine", "ls", "--json")
     assert listed.returncode == 0, listed.stderr
     assert created["id"] in listed.stdout and "Clinifile.Test.EICAR" in listed.stdout
+    # an operator's rescan finds serve's own clamd through the data directory (nothing to
+    # do: no file is stored but the quarantined one)
+    rescanned = served.cli("rescan")
+    assert rescanned.returncode == 0, rescanned.stderr
+    assert f"rescanned 0 files with {clamd.version()}" in rescanned.stdout
 
     assert served.stop() == 0
     assert _clamd_processes(served.data_dir) == [], "Ctrl-C must stop clamd too"

@@ -211,3 +211,28 @@ def test_a_rescan_keeps_to_both_of_its_bounds() -> None:
     before = len(clock.slept)
     unbounded.wait()
     assert len(clock.slept) == before
+
+
+def test_a_worker_uses_serves_clamd_or_stops_with_the_reason(tmp_path: Path) -> None:
+    from contextlib import ExitStack
+
+    import typer
+
+    from clinifile.cli.scanning import settle_scanning
+
+    fake_clamd = tmp_path / "clamd"
+    fake_clamd.write_text("")
+    signatures = tmp_path / "data" / "clamav"
+    signatures.mkdir(parents=True)
+    (signatures / "daily.cvd").write_bytes(b"")
+    settings = _settings(tmp_path, clamd_binary=str(fake_clamd))
+    with pytest.raises(typer.Exit) as stopped:
+        settle_scanning(settings, ExitStack(), run_own=False)
+    assert stopped.value.exit_code == 2
+    sock = tmp_path / "data" / "clamd" / "clamd.sock"
+    sock.parent.mkdir()
+    sock.touch()  # what a running serve leaves there
+    settled = settle_scanning(settings, ExitStack(), run_own=False)
+    assert (settled.scan, settled.clamd_address) == ("clamd", f"unix:{sock.resolve()}")
+    off = settle_scanning(_settings(tmp_path, scan="off"), ExitStack(), run_own=False)
+    assert (off.scan, off.clamd_address) == ("off", None)
