@@ -4,6 +4,7 @@ measure what sticks out of the screen."""
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 from playwright.sync_api import expect
@@ -63,3 +64,13 @@ OVERFLOW = """() => {
     }
     return found;
 }"""
+
+
+def until(page: Any, predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
+    """Waits for predicate() while Playwright delivers the page's events (a plain sleep
+    would hold them back); fails at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        page.wait_for_timeout(50)

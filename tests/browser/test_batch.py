@@ -31,17 +31,6 @@ def _api_log(page: Any, server: LiveServer) -> tuple[list[float], list[str]]:
     return sent, refused
 
 
-def _most_in_a_minute(times: list[float]) -> int:
-    times = sorted(times)
-    start = 0
-    most = 0
-    for end, at in enumerate(times):
-        while at - times[start] >= 60:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 def test_a_batch_of_150_files_dropped_at_once_is_processed_without_a_manual_retry(
     page: Any, server: LiveServer, runtime: Runtime, screenshot: Any
 ) -> None:
@@ -68,7 +57,10 @@ def test_a_batch_of_150_files_dropped_at_once_is_processed_without_a_manual_retr
     expect(page.get_by_role("button", name=re.compile("Retry"))).to_have_count(0)
     screenshot("batch-2-processed")
     assert refused == [], f"the page went over the rate limit: {len(refused)} answers were 429"
-    assert _most_in_a_minute(sent) <= runtime.settings.rate_limit_per_minute
+    # besides one registration a file: presigns, processing checks, list and storage
+    # refreshes, at most about one a second while the batch runs
+    others = len(sent) - BATCH
+    assert others <= 20 + took, f"{others} requests besides the registrations in {took:.0f}s"
     print(f"{BATCH} files processed in {took:.1f}s with {len(sent)} API requests")
 
 

@@ -11,7 +11,7 @@
 
 import { api, apiKey, endSession, startSession, whenUnauthorized } from "./api.js";
 import { plural } from "./format.js";
-import { hideStorage, openPatient, setPatientHooks } from "./patient.js";
+import { hideStorage, loadStorage, openPatient, setPatientHooks } from "./patient.js";
 import { loadPatients, setPatientsHooks } from "./patients.js";
 import { activeUploads, stopAll } from "./uploads.js";
 import { setStatusLine } from "./files.js";
@@ -66,6 +66,7 @@ function render() {
     $("#api-key").focus();
     return;
   }
+  loadStorage(); // the account's, shown on every view
   const where = route();
   if (where.name === "patient") {
     show("#patient-view");

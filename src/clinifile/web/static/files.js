@@ -4,11 +4,11 @@
 
 import { api, Cancelled, listPath } from "./api.js";
 import { formatSize, formatTime, plural, typeName } from "./format.js";
-import { activeUploads, settledState } from "./uploads.js";
+import { settledState, uploadsBusy } from "./uploads.js";
 
 const FILES_PER_PAGE = 25;
 const REFRESH_MS = 1000; // while a listed file is being processed
-const REFRESH_BUSY_MS = 4000; // ... and while a batch of uploads is running
+const REFRESH_BUSY_MS = 4000; // ... and while a batch of uploads is sent or processed
 // what the server serves inline (services/filenames.py INLINE_TYPES): never HTML or SVG
 const VIEWABLE = new Set(["application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"]);
 const FIRST_DIRECTION = { filename: "", content_type: "", size: ":desc", created_at: ":desc" };
@@ -53,9 +53,9 @@ export function scheduleRefresh({ soon = false } = {}) {
     if (!soon) return;
     clearTimeout(refresh.timer);
   }
-  const gap = activeUploads() ? REFRESH_BUSY_MS : REFRESH_MS;
+  const gap = uploadsBusy() ? REFRESH_BUSY_MS : REFRESH_MS;
   const wait = soon ? 0 : Math.max(0, refresh.last + gap - Date.now());
-  refresh.timer = setTimeout(loadFiles, wait);
+  refresh.timer = setTimeout(() => loadFiles({ background: true }), wait);
 }
 
 function filters() {
@@ -65,7 +65,9 @@ function filters() {
   return list;
 }
 
-export async function loadFiles() {
+// The patient's files as the controls ask; `background` for a refresh of its own (a batch's
+// requests go first), not for what a person just clicked.
+export async function loadFiles({ background = false } = {}) {
   clearTimeout(refresh.timer);
   refresh.timer = null;
   const asked = files.patientId;
@@ -77,7 +79,7 @@ export async function loadFiles() {
   });
   let body;
   try {
-    body = await api(path, { priority: activeUploads() ? "background" : "interactive" });
+    body = await api(path, { priority: background ? "background" : "interactive" });
   } catch (error) {
     refresh.loading = false;
     if (error instanceof Cancelled || asked !== files.patientId) return;
@@ -97,7 +99,13 @@ export async function loadFiles() {
 
 function render(body) {
   const tbody = $("#attachments-table tbody");
-  tbody.replaceChildren(...body.patient_attachments.map(fileRow));
+  // a row whose description is being edited stays as it is: a refresh must not wipe the typing
+  const editing = new Map();
+  for (const form of tbody.querySelectorAll(".description-form")) {
+    const row = form.closest("tr");
+    editing.set(row.dataset.id, row);
+  }
+  tbody.replaceChildren(...body.patient_attachments.map((file) => editing.get(file.id) ?? fileRow(file)));
   const empty = $("#attachments-empty");
   empty.hidden = body.patient_attachments.length > 0;
   empty.textContent = files.name ? "No files match." : "No files yet.";

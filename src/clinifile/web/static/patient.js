@@ -4,9 +4,9 @@
 import { api, ApiError, Cancelled } from "./api.js";
 import { files, loadFiles, resetFiles, scheduleRefresh } from "./files.js";
 import { formatDate, formatSize } from "./format.js";
-import { activeUploads, clearFinished, hooks, retryFailed, showUploadsOf, updatePanel, uploadFiles } from "./uploads.js";
+import { clearFinished, hooks, retryFailed, showUploadsOf, updatePanel, uploadFiles, uploadsBusy } from "./uploads.js";
 
-const STORAGE_REFRESH_MS = 5000; // the storage line at most this often while a batch runs
+const STORAGE_REFRESH_MS = 10_000; // the storage line at most this often while a batch runs
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -54,12 +54,11 @@ export async function openPatient(id, token) {
   $("#add-files").hidden = Boolean(patient.archived_at);
   $("#patient-content").hidden = false;
   loadFiles();
-  loadStorage();
 }
 
 // --- the account's storage ------------------------------------------------------------------
 
-const storage = { timer: null, last: 0 };
+const storage = { timer: null, due: 0, last: 0 };
 
 export async function loadStorage() {
   clearTimeout(storage.timer);
@@ -91,10 +90,12 @@ export async function loadStorage() {
 }
 
 function scheduleStorage() {
-  if (storage.timer) return;
-  const gap = activeUploads() ? STORAGE_REFRESH_MS : 500;
-  const wait = Math.max(0, storage.last + gap - Date.now());
-  storage.timer = setTimeout(loadStorage, wait);
+  const gap = uploadsBusy() ? STORAGE_REFRESH_MS : 500;
+  const due = Math.max(Date.now(), storage.last + gap);
+  if (storage.timer && storage.due <= due) return;
+  clearTimeout(storage.timer);
+  storage.due = due;
+  storage.timer = setTimeout(loadStorage, due - Date.now());
 }
 
 export function hideStorage() {

@@ -10,7 +10,7 @@ import { api, ApiError, Cancelled, listPath } from "./api.js";
 import { formatSize, plural } from "./format.js";
 
 const SENDING_AT_ONCE = 4;
-const POLL_MS = 1000; // processing checks once every file is sent; growing to POLL_MAX_MS
+const POLL_MS = 1500; // processing checks once every file is sent; growing to POLL_MAX_MS
 const POLL_BUSY_MS = 3000; // ... and while files are still being sent
 const POLL_MAX_MS = 10_000;
 const POST_REUSE_MS = 10 * 60_000; // a presigned post carries files for at most this long
@@ -32,6 +32,12 @@ const ACTIVE = new Set(["waiting", "preparing", "uploading", "registering"]);
 // Uploads that leaving the page would lose (registered ones are safe on the server).
 export function activeUploads() {
   return all.filter((upload) => ACTIVE.has(upload.phase)).length;
+}
+
+// A batch is on its way: files being sent, or registered and not yet processed. The rest of
+// the page refreshes less often meanwhile, leaving the key's requests to the batch.
+export function uploadsBusy() {
+  return activeUploads() > 0 || tracker.pending.size > 0;
 }
 
 // --- what a presigned post lets the store take ---------------------------------------------
@@ -240,15 +246,15 @@ class Upload {
       return;
     }
     if (error instanceof UploadCancelled) {
-      this.setPhase("cancelled", "Cancelled", "failed");
       this.retryButton.hidden = false;
+      this.setPhase("cancelled", "Cancelled", "failed");
       return;
     }
     // a refusal for size, storage or an empty file does not change on retry; anything else may
     const refused = error instanceof Refused || (error instanceof ApiError && error.status === 422);
     const text = error instanceof ApiError && error.status === 422 ? `Not uploaded: ${error.message}` : error.message;
-    this.setPhase(refused ? "refused" : "failed", refused ? text : `Failed: ${text}`, "failed");
     this.retryButton.hidden = refused;
+    this.setPhase(refused ? "refused" : "failed", refused ? text : `Failed: ${text}`, "failed");
   }
 
   send(post, limits) {
@@ -321,11 +327,13 @@ export function updatePanel(patientId) {
   const retryable = mine.filter((upload) => !upload.retryButton.hidden);
   const finished = mine.filter((upload) => !ACTIVE.has(upload.phase) && upload.phase !== "processing");
   const processed = mine.filter((upload) => upload.phase === "done");
+  const failed = mine.filter((upload) => ["failed", "refused", "cancelled"].includes(upload.phase));
   $("#uploads-bar").hidden = mine.length === 0;
   $("#retry-failed").hidden = retryable.length === 0;
   $("#retry-failed").textContent = `Retry ${plural(retryable.length, "failed upload")}`;
   $("#clear-uploads").hidden = finished.length === 0;
-  $("#uploads-summary").textContent = mine.length ? `${processed.length} of ${plural(mine.length, "file")} processed` : "";
+  const summary = mine.length ? `${processed.length} of ${plural(mine.length, "file")} processed` : "";
+  $("#uploads-summary").textContent = failed.length ? `${summary} · ${failed.length} not done` : summary;
 }
 
 export function retryFailed(patientId) {
