@@ -119,6 +119,26 @@ class Settings(BaseSettings):
     # detected types that are quarantined like infected files (default: Windows, ELF and
     # Mach-O executables)
     blocked_content_types: list[str] = Field(default_factory=lambda: list(EXECUTABLE_TYPES))
+    # webhooks: deliver to loopback, private, link-local and unique-local addresses too (tests,
+    # on-premises receivers); off, only addresses that are public are ever connected to
+    webhook_allow_private: bool = False
+    # seconds a receiver has to answer one delivery (redirects are never followed)
+    webhook_timeout_seconds: float = 10.0
+    # an event is retried, with exponential backoff and jitter, for this long, then given up
+    webhook_retry_seconds: float = 24 * 3600
+    # the first retry waits about this long, each next one twice as long, at most the maximum
+    webhook_backoff_base_seconds: float = 5.0
+    webhook_backoff_max_seconds: float = 3600.0
+    # an endpoint whose deliveries fail for this long, with no success, is disabled
+    webhook_disable_after_seconds: float = 3 * 24 * 3600
+    # deliveries at once in one worker process, and to any one endpoint (a slow receiver
+    # holds at most that many and delays nobody else)
+    webhook_concurrency: int = 16
+    webhook_endpoint_concurrency: int = 4
+    # how often a worker looks for due deliveries when nothing woke it (other processes' events)
+    webhook_poll_seconds: float = 0.25
+    # a delivery's lease: a crashed worker's delivery is tried again after this (> timeout)
+    webhook_lease_seconds: int = 60
     # abandoned uploads: temp objects no attachment claims, older than this, are deleted
     sweep_interval_seconds: float = 3600
     sweep_min_age_seconds: float = 24 * 3600

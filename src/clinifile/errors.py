@@ -18,7 +18,9 @@
     ├── Rejected                 a file is not served: quarantined (worker.judging)
     │   ├── Infected             the scanner found a signature (worker.judging)
     │   └── BlockedType          its detected type is blocked (worker.judging)
-    └── ClamdNotFound            no clamd binary or signatures for serve's own (scanning.runner)
+    ├── ClamdNotFound            no clamd binary or signatures for serve's own (scanning.runner)
+    ├── UnsafeWebhookUrl         a webhook URL is not http(s) or reaches a non-public address
+    └── WebhookVerificationError a webhook's headers or signature do not verify (clinifile.webhooks)
 
 Routes map these to HTTP; storage backends map vendor errors to these.
 
@@ -106,6 +108,16 @@ class ScannerUnavailable(ScanError):
 
 class ScanLimitExceeded(ScanError):
     pass
+
+
+class UnsafeWebhookUrl(ClinifileError):
+    """The message names the URL's problem and, for an address, its kind and the setting
+    that allows private ones."""
+
+
+class WebhookVerificationError(ClinifileError):
+    """A delivery that cannot be trusted: a header missing, a time outside the tolerance,
+    or no signature made with the endpoint's secret."""
 
 
 def found(record: T | None, what: str) -> T:

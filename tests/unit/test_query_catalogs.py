@@ -14,6 +14,8 @@ from clinifile.client import _rules as client_rules
 from clinifile.db import attachments as attachments_db
 from clinifile.db import audit as audit_db
 from clinifile.db import patients as patients_db
+from clinifile.db import webhook_deliveries as webhook_deliveries_db
+from clinifile.db import webhooks as webhooks_db
 
 PYTHON_TYPES = {
     FieldType.ID: int,
@@ -36,6 +38,12 @@ CATALOGS = [
     ("attachments", query_language.ATTACHMENT_FIELDS, attachments_db.COLUMNS),
     ("patients", query_language.PATIENT_FIELDS, patients_db.COLUMNS),
     ("audit events", query_language.AUDIT_EVENT_FIELDS, audit_db.COLUMNS),
+    ("webhook endpoints", query_language.WEBHOOK_ENDPOINT_FIELDS, webhooks_db.ENDPOINT_COLUMNS),
+    (
+        "webhook deliveries",
+        query_language.WEBHOOK_DELIVERY_FIELDS,
+        webhook_deliveries_db.COLUMNS,
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ from clinifile.api.records import (
     AccountRecord,
     AttachmentRecord,
     AuditEventRecord,
+    CreatedWebhookEndpointRecord,
     DownloadLink,
     Linked,
     Links,
@@ -23,8 +24,19 @@ from clinifile.api.records import (
     PresignedPostRecord,
     ScanRecord,
     UserRecord,
+    WebhookDeliveryRecord,
+    WebhookEndpointRecord,
 )
-from clinifile.db.models import Attachment, AuditEvent, Patient, User
+from clinifile.db.models import (
+    Attachment,
+    AuditEvent,
+    Patient,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from clinifile.db.webhook_deliveries import DeliveryState
 from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState, ScanStatus
 from clinifile.services.accounts import StorageFigures
@@ -63,7 +75,11 @@ def scan(record: Attachment) -> ScanRecord:
 
 
 def attachment(request: Request, record: Attachment) -> dict[str, Any]:
-    base = base_url(request)
+    return attachment_at(base_url(request), record)
+
+
+def attachment_at(base: str, record: Attachment) -> dict[str, Any]:
+    """The record with its links under base: what GET shows, and a webhook's data."""
     completed = record.state == AttachmentState.COMPLETED
     self_url = f"{base}/v1/patient_attachments/{record.id}"
     return AttachmentRecord(
@@ -133,6 +149,54 @@ def audit_event(request: Request, record: AuditEvent) -> dict[str, Any]:
         patient=_linked(f"{base}/v1/patients/{record.patient_id}") if record.patient_id else None,
         user=_linked(f"{base}/v1/users/{record.user_id}") if record.user_id else None,
         links=Links(self=f"{base}/v1/audit_events/{record.id}"),
+    ).model_dump()
+
+
+def webhook_endpoint(
+    request: Request, record: WebhookEndpoint, secret: str | None = None
+) -> dict[str, Any]:
+    """The endpoint; with secret (only when it was just created) the secret too."""
+    self_url = f"{base_url(request)}/v1/webhook_endpoints/{record.id}"
+    shown = WebhookEndpointRecord(
+        id=str(record.id),
+        url=record.url,
+        events=record.events.split(),
+        description=record.description,
+        enabled=record.enabled,
+        disabled_reason=record.disabled_reason,
+        created_at=_iso(record.created_at),
+        updated_at=_iso(record.updated_at),
+        deliveries=_linked(f"{self_url}/deliveries"),
+        links=Links(self=self_url),
+    ).model_dump()
+    if secret is None:
+        return shown
+    return CreatedWebhookEndpointRecord(**shown, secret=secret).model_dump()
+
+
+def webhook_delivery(
+    request: Request, record: WebhookDelivery, event: WebhookEvent
+) -> dict[str, Any]:
+    base = base_url(request)
+    state = DeliveryState(record.state)
+    waiting = state in (DeliveryState.PENDING, DeliveryState.DELIVERING)
+    return WebhookDeliveryRecord(
+        id=str(record.id),
+        webhook_id=f"msg_{event.id}",
+        event_type=event.type,
+        state=state.value,
+        attempts=record.attempts,
+        status_code=record.status_code,
+        error=record.error,
+        duration_ms=record.duration_ms,
+        created_at=_iso(record.created_at),
+        last_attempt_at=iso(record.last_attempt_at),
+        next_attempt_at=iso(record.next_attempt_at) if waiting else None,
+        delivered_at=iso(record.delivered_at),
+        patient_attachment=_linked(f"{base}/v1/patient_attachments/{event.attachment_id}"),
+        links=Links(
+            self=f"{base}/v1/webhook_endpoints/{record.endpoint_id}/deliveries/{record.id}"
+        ),
     ).model_dump()
 
 

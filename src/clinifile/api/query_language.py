@@ -187,3 +187,23 @@ AUDIT_EVENT_FIELDS: dict[str, FieldType] = {
     "ip_address": FieldType.STRING,
     "created_at": FieldType.TIME,
 }
+
+WEBHOOK_ENDPOINT_FIELDS: dict[str, FieldType] = {
+    "id": FieldType.ID,
+    "url": FieldType.STRING,
+    "description": FieldType.STRING,
+    "enabled": FieldType.BOOLEAN,
+    "created_at": FieldType.TIME,
+    "updated_at": FieldType.TIME,
+}
+
+WEBHOOK_DELIVERY_FIELDS: dict[str, FieldType] = {
+    "id": FieldType.ID,
+    "event_type": FieldType.STRING,
+    "state": FieldType.STRING,
+    "attempts": FieldType.NUMBER,
+    "status_code": FieldType.NUMBER,
+    "created_at": FieldType.TIME,
+    "last_attempt_at": FieldType.TIME,
+    "delivered_at": FieldType.TIME,
+}

@@ -100,6 +100,45 @@ class AuditEventRecord(BaseModel):
     links: Links
 
 
+class WebhookEndpointRecord(BaseModel):
+    id: str = Field(pattern=r"^[0-9]+$")
+    url: str = Field(description="where events are POSTed (http or https, a public address)")
+    events: list[str] = Field(examples=[["patient_attachment.processed"]])
+    description: str | None
+    enabled: bool
+    disabled_reason: str | None = Field(
+        description="why clinifile disabled it (days of failed deliveries); null otherwise"
+    )
+    created_at: str
+    updated_at: str
+    deliveries: Linked = Field(description="its delivery log")
+    links: Links
+
+
+class CreatedWebhookEndpointRecord(WebhookEndpointRecord):
+    secret: str = Field(
+        description="whsec_...: verifies each delivery's webhook-signature (Standard "
+        "Webhooks); shown only in this answer"
+    )
+
+
+class WebhookDeliveryRecord(BaseModel):
+    id: str = Field(pattern=r"^[0-9]+$")
+    webhook_id: str = Field(description="the webhook-id header: the same on every retry")
+    event_type: str = Field(examples=["patient_attachment.processed"])
+    state: Literal["pending", "delivering", "delivered", "failed"]
+    attempts: int
+    status_code: int | None = Field(description="the last attempt's HTTP status, if any")
+    error: str | None = Field(description="why the last attempt got no status (timed out...)")
+    duration_ms: int | None = Field(description="how long the last attempt took")
+    created_at: str
+    last_attempt_at: str | None
+    next_attempt_at: str | None = Field(description="when it is tried again; null when done")
+    delivered_at: str | None
+    patient_attachment: Linked
+    links: Links
+
+
 class ListLinks(BaseModel):
     self: str
     next: str | None = Field(None, description="absent on the last page")
@@ -120,6 +159,18 @@ class AuditEventList(BaseModel):
 
 class PatientList(BaseModel):
     patients: list[PatientRecord]
+    total_entries: int
+    links: ListLinks
+
+
+class WebhookEndpointList(BaseModel):
+    webhook_endpoints: list[WebhookEndpointRecord]
+    total_entries: int
+    links: ListLinks
+
+
+class WebhookDeliveryList(BaseModel):
+    webhook_deliveries: list[WebhookDeliveryRecord]
     total_entries: int
     links: ListLinks
 

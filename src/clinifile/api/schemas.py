@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
 from clinifile.api.errors import BadRequest
 from clinifile.api.query_language import (
@@ -14,6 +14,8 @@ from clinifile.api.query_language import (
     AUDIT_EVENT_FIELDS,
     ONE_PATIENTS_ATTACHMENT_FIELDS,
     PATIENT_FIELDS,
+    WEBHOOK_DELIVERY_FIELDS,
+    WEBHOOK_ENDPOINT_FIELDS,
     BadQuery,
     FieldType,
     parse_filters,
@@ -60,6 +62,29 @@ class PatientCreate(BaseModel):
     ]
     email: Annotated[str, StringConstraints(max_length=255)] | None = None
     date_of_birth: date | None = None
+
+
+WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+EventTypes = Annotated[
+    list[Annotated[str, StringConstraints(max_length=64)]], Field(min_length=1, max_length=20)
+]
+
+
+class WebhookEndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: WebhookUrl
+    events: EventTypes
+    description: Annotated[str, StringConstraints(max_length=255)] | None = None
+
+
+class WebhookEndpointUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: WebhookUrl | None = None
+    events: EventTypes | None = None
+    enabled: StrictBool | None = None
+    description: Annotated[str, StringConstraints(max_length=255)] | None = None
 
 
 def _page_number(page: str) -> int:
@@ -121,3 +146,5 @@ OnePatientsAttachmentListQuery = Annotated[
 ]
 PatientListQuery = Annotated[ListQuery, Depends(_list_query(PATIENT_FIELDS))]
 AuditEventListQuery = Annotated[ListQuery, Depends(_list_query(AUDIT_EVENT_FIELDS))]
+WebhookEndpointListQuery = Annotated[ListQuery, Depends(_list_query(WEBHOOK_ENDPOINT_FIELDS))]
+WebhookDeliveryListQuery = Annotated[ListQuery, Depends(_list_query(WEBHOOK_DELIVERY_FIELDS))]

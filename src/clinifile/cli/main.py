@@ -16,6 +16,7 @@ from clinifile.cli.logs import configure_logging
 from clinifile.cli.quarantine import quarantine_app, rescan_command
 from clinifile.cli.serve import serve_command
 from clinifile.cli.settings import DataDirOption, load_settings, open_runtime
+from clinifile.cli.webhooks import webhooks_app
 from clinifile.cli.worker import worker_command
 
 # markdown: a docstring's paragraphs are reflowed to the terminal (rich mode kept its hard line
@@ -38,6 +39,7 @@ app.command("download")(download_command)
 app.command("ls")(ls_command)
 app.command("audit")(audit_command)
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("rescan")(rescan_command)
 
 

@@ -105,6 +105,7 @@ def serve_command(
     import uvicorn
 
     from clinifile.api.app import create_app
+    from clinifile.api.presenters import attachment_at
     from clinifile.db.migrate import upgrade
     from clinifile.runtime import build_runtime, ensure_buckets
     from clinifile.storage.seaweed import WeedNotFound
@@ -132,7 +133,8 @@ def serve_command(
         stack.callback(runtime.close)
         ensure_buckets(runtime)
         if worker and settings.worker_enabled:
-            pool = WorkerPool(runtime, concurrency=1)
+            # it delivers webhooks too, their payloads rendered as the API shows attachments
+            pool = WorkerPool(runtime, concurrency=1, render=attachment_at)
             pool.start()
             stack.callback(pool.stop)
         base = f"http://{settings.host}:{settings.port}"

@@ -29,6 +29,7 @@ def worker_command(
     finish, or their leases are handed back). On PostgreSQL any number of workers share
     the queue; on SQLite run one worker process. Uses the configured object store and
     clamd, or the embedded ones of a `serve` with the same data directory."""
+    from clinifile.api.presenters import attachment_at
     from clinifile.db.migrate import upgrade
     from clinifile.runtime import build_runtime
     from clinifile.worker.runner import WorkerPool
@@ -38,7 +39,8 @@ def worker_command(
     upgrade(settings.resolved_database_url())
     settings = settle_scanning(settings, ExitStack(), run_own=False)
     runtime = build_runtime(settings)
-    pool = WorkerPool(runtime, concurrency)
+    # it delivers webhooks too, their payloads rendered as the API shows attachments
+    pool = WorkerPool(runtime, concurrency, render=attachment_at)
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:

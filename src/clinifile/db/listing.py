@@ -110,3 +110,17 @@ def page(
     total = session.scalar(count) or 0
     rows = session.scalars(query.offset(list_query.offset).limit(list_query.per_page)).all()
     return list(rows), int(total)
+
+
+def page_rows(
+    session: Session,
+    query: Any,
+    columns: dict[str, Any],
+    id_column: Any,
+    list_query: ListQuery,
+) -> tuple[list[Any], int]:
+    """Like page, for a query of several entities: each row whole, not its first entity."""
+    query, count = _filtered(query, columns, list_query, id_column, None)
+    total = session.scalar(count) or 0
+    rows = session.execute(query.offset(list_query.offset).limit(list_query.per_page)).all()
+    return list(rows), int(total)

@@ -16,9 +16,10 @@ from clinifile.domain.queries import ListQuery
 from clinifile.domain.states import AttachmentState
 from clinifile.errors import ProcessingNotComplete, ValidationFailed, found
 from clinifile.runtime import Runtime
-from clinifile.services import audit, patients
+from clinifile.services import audit, events, patients
 from clinifile.services.api_keys import Principal
 from clinifile.services.audit import Action
+from clinifile.services.events import EventType
 from clinifile.services.filenames import INLINE_TYPES, content_disposition
 from clinifile.services.uploads import InvalidUploadUrl, storage_limit_error, upload_key
 from clinifile.storage.base import ObjectInfo
@@ -82,6 +83,7 @@ def create(
                 reserved_bytes=info.size,
             )
             audit.record(session, principal, Action.CREATE, attachment)
+            events.emit(session, EventType.CREATED, attachment)
             attachments_db.notify_new_work(session)
     except IntegrityError as error:
         # the unique temp_key: this upload already backs an attachment
@@ -120,6 +122,7 @@ def update_description(
         attachment = _attachment(session, principal, attachment_id)
         attachments_db.update_fields(session, attachment, description=description)
         audit.record(session, principal, Action.UPDATE, attachment)
+        events.emit(session, EventType.UPDATED, attachment)
         return attachment
 
 
@@ -129,6 +132,7 @@ def archive(runtime: Runtime, principal: Principal, attachment_id: int) -> None:
         attachment = _attachment(session, principal, attachment_id)
         if attachment.archived_at is None:
             attachments_db.update_fields(session, attachment, archived_at=utcnow())
+            events.emit(session, EventType.ARCHIVED, attachment)
         audit.record(session, principal, Action.ARCHIVE, attachment)
 
 
@@ -138,6 +142,7 @@ def unarchive(runtime: Runtime, principal: Principal, attachment_id: int) -> Att
         attachment = _attachment(session, principal, attachment_id)
         if attachment.archived_at is not None:
             attachments_db.update_fields(session, attachment, archived_at=None)
+            events.emit(session, EventType.UPDATED, attachment)
         audit.record(session, principal, Action.UNARCHIVE, attachment)
         return attachment
 

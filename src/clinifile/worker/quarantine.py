@@ -24,7 +24,8 @@ from clinifile.db.models import Attachment
 from clinifile.domain.states import AttachmentState
 from clinifile.errors import NotFound, ObjectNotFound, found
 from clinifile.runtime import Runtime
-from clinifile.services import audit
+from clinifile.services import audit, events
+from clinifile.services.events import EventType
 from clinifile.services.object_keys import permanent_key, quarantine_key
 from clinifile.storage.base import ObjectInfo, ObjectStore
 from clinifile.worker import judging, promotion
@@ -88,6 +89,7 @@ def quarantine_stored(
         )
         if won:
             audit.record_system(session, **_event(row, audit.Action.QUARANTINE, actor, reason))
+            events.emit_for(session, EventType.QUARANTINED, row.id)
     if won:
         log.warning("attachment %s quarantined by a rescan: %s", row.id, scan.signature)
         store.delete(row.permanent_key)
@@ -119,6 +121,8 @@ def release(runtime: Runtime, attachment_id: int, *, reason: str, actor: str) ->
         if not quarantine_db.release(session, row.id, permanent_key=final):
             raise NotFound(f"quarantined attachment {attachment_id}")
         audit.record_system(session, **_event(row, audit.Action.RELEASE, actor, reason))
+        # served from now on, as if processing had just completed
+        events.emit_for(session, EventType.PROCESSED, row.id)
     log.warning("attachment %s released from quarantine by %s: %s", row.id, actor, reason)
     return _refreshed(runtime, row.id)
 
@@ -141,6 +145,7 @@ def delete(runtime: Runtime, attachment_id: int, *, actor: str) -> Attachment:
         if not won:
             raise NotFound(f"quarantined attachment {attachment_id}")
         audit.record_system(session, **_event(row, audit.Action.DELETE, actor, reason))
+        events.emit_for(session, EventType.FAILED, row.id)
     log.warning("attachment %s deleted from quarantine by %s", row.id, actor)
     return _refreshed(runtime, row.id)
 

@@ -17,6 +17,8 @@ import uuid
 
 from clinifile.db import attachments as attachments_db
 from clinifile.runtime import Runtime
+from clinifile.worker.deliverer import Deliverer
+from clinifile.worker.delivery import Render
 from clinifile.worker.processing import process
 from clinifile.worker.sweep import sweep
 from clinifile.worker.wakeup import PostgresWakeup, start_wakeup
@@ -100,12 +102,17 @@ class Worker:
 
 
 class WorkerPool:
-    def __init__(self, runtime: Runtime, concurrency: int = 1) -> None:
+    """N processing loops and, given render (how the API shows an attachment, which the
+    worker layer may not import: the CLI passes api.presenters'), the webhook delivery loop
+    with its own thread pool (worker.deliverer)."""
+
+    def __init__(self, runtime: Runtime, concurrency: int = 1, render: Render | None = None):
         self.runtime = runtime
         base = worker_id()
         self.workers = [
             Worker(runtime, f"{base}-{i}", sweeper=(i == 0)) for i in range(concurrency)
         ]
+        self.deliverer = Deliverer(runtime, f"{base}-hooks", render) if render else None
         self.wakeup: PostgresWakeup | None = None
 
     def start(self) -> None:
@@ -114,6 +121,8 @@ class WorkerPool:
         )
         for worker in self.workers:
             worker.start()
+        if self.deliverer is not None:
+            self.deliverer.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Lets each worker finish its current job within timeout, then hands back the
@@ -125,5 +134,7 @@ class WorkerPool:
         for worker in self.workers:
             if not worker.join(max(0.0, deadline - time.monotonic())):
                 worker.release_leases()
+        if self.deliverer is not None:
+            self.deliverer.stop(max(0.0, deadline - time.monotonic()))
         if self.wakeup is not None:
             self.wakeup.stop()

@@ -24,7 +24,8 @@ from clinifile.db.types import utcnow
 from clinifile.domain.states import ScanStatus
 from clinifile.errors import LeaseLost, StorageError
 from clinifile.runtime import Runtime
-from clinifile.services import audit
+from clinifile.services import audit, events
+from clinifile.services.events import EventType
 from clinifile.services.filenames import safe_filename
 from clinifile.services.object_keys import permanent_key, quarantine_key
 from clinifile.storage.base import ObjectInfo
@@ -139,6 +140,8 @@ def complete(runtime: Runtime, job: Job, source: Source, stored: ObjectInfo) -> 
             processed_at=utcnow(),
             **scan_fields(source.scan),
         )
+        if won:
+            events.emit_for(session, EventType.PROCESSED, job.id)
     if not won:
         raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
     log.info("attachment %s processed: %s, %d bytes", job.id, source.content_type, stored.size)
@@ -172,7 +175,10 @@ def fail(runtime: Runtime, job: Job, reason: str, *, delete_upload: bool = False
             reason=reason,
             account_id=job.account_id,
             reserved_bytes=job.reserved_bytes,
+            filename=job.filename,
         )
+        if won:
+            events.emit_for(session, EventType.FAILED, job.id)
     if not won:
         raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
     log.error("attachment %s failed: %s", job.id, reason)
@@ -215,6 +221,7 @@ def quarantine(runtime: Runtime, job: Job, source: Source, reason: str) -> None:
                 actor=f"clinifile worker {job.owner}",
                 reason=reason,
             )
+            events.emit_for(session, EventType.QUARANTINED, job.id)
     if not won:
         raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
     log.warning("attachment %s quarantined: %s", job.id, reason)
