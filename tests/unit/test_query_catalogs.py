@@ -13,6 +13,7 @@ from clinifile.api.query_language import FieldType
 from clinifile.client import _rules as client_rules
 from clinifile.db import attachments as attachments_db
 from clinifile.db import audit as audit_db
+from clinifile.db import patient_cases as patient_cases_db
 from clinifile.db import patients as patients_db
 from clinifile.db import webhook_deliveries as webhook_deliveries_db
 from clinifile.db import webhooks as webhooks_db
@@ -38,6 +39,7 @@ CATALOGS = [
     ("attachments", query_language.ATTACHMENT_FIELDS, attachments_db.COLUMNS),
     ("patients", query_language.PATIENT_FIELDS, patients_db.COLUMNS),
     ("audit events", query_language.AUDIT_EVENT_FIELDS, audit_db.COLUMNS),
+    ("patient cases", query_language.PATIENT_CASE_FIELDS, patient_cases_db.COLUMNS),
     ("webhook endpoints", query_language.WEBHOOK_ENDPOINT_FIELDS, webhooks_db.ENDPOINT_COLUMNS),
     (
         "webhook deliveries",

@@ -20,7 +20,15 @@ from clinifile.api.middleware import (
 from clinifile.api.openapi import openapi_document, operation_id
 from clinifile.api.principal_cache import PrincipalCache
 from clinifile.api.rate_limits import RateLimiter
-from clinifile.api.routes import account, attachments, audit_events, patients, users, webhooks
+from clinifile.api.routes import (
+    account,
+    attachments,
+    audit_events,
+    patient_cases,
+    patients,
+    users,
+    webhooks,
+)
 from clinifile.errors import ScanError, StorageError
 from clinifile.runtime import Runtime
 from clinifile.web.page import PREFIX as PAGE_PREFIX
@@ -42,7 +50,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         settings.rate_limit_storage, settings.rate_limit_per_minute, settings.rate_limit_key_prefix
     )
     errors.install(app)
-    routers = (patients, attachments, audit_events, account, users, webhooks)
+    routers = (patients, attachments, audit_events, account, users, webhooks, patient_cases)
     for module in routers:
         app.include_router(module.router, dependencies=[Depends(require_user_agent)])
     mount_page(app)

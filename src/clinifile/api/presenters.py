@@ -20,6 +20,7 @@ from clinifile.api.records import (
     Linked,
     Links,
     ListLinks,
+    PatientCaseRecord,
     PatientRecord,
     PresignedPostRecord,
     ScanRecord,
@@ -31,6 +32,7 @@ from clinifile.db.models import (
     Attachment,
     AuditEvent,
     Patient,
+    PatientCase,
     User,
     WebhookDelivery,
     WebhookEndpoint,
@@ -197,6 +199,26 @@ def webhook_delivery(
         links=Links(
             self=f"{base}/v1/webhook_endpoints/{record.endpoint_id}/deliveries/{record.id}"
         ),
+    ).model_dump()
+
+
+def patient_case(
+    request: Request, record: PatientCase, attachment_ids: list[int]
+) -> dict[str, Any]:
+    base = base_url(request)
+    self_url = f"{base}/v1/patient_cases/{record.id}"
+    return PatientCaseRecord(
+        id=str(record.id),
+        name=record.name,
+        issue_date=record.issue_date.isoformat() if record.issue_date else None,
+        notes=record.notes,
+        patient_attachment_ids=[str(i) for i in attachment_ids],
+        archived_at=iso(record.archived_at),
+        created_at=_iso(record.created_at),
+        updated_at=_iso(record.updated_at),
+        patient=_linked(f"{base}/v1/patients/{record.patient_id}"),
+        patient_attachments=_linked(f"{self_url}/patient_attachments"),
+        links=Links(self=self_url),
     ).model_dump()
 
 

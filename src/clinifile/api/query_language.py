@@ -207,3 +207,16 @@ WEBHOOK_DELIVERY_FIELDS: dict[str, FieldType] = {
     "last_attempt_at": FieldType.TIME,
     "delivered_at": FieldType.TIME,
 }
+
+PATIENT_CASE_FIELDS: dict[str, FieldType] = {
+    "id": FieldType.ID,
+    "patient_id": FieldType.ID,
+    "name": FieldType.STRING,
+    "issue_date": FieldType.DATE,
+    "created_at": FieldType.TIME,
+    "updated_at": FieldType.TIME,
+    "archived_at": FieldType.TIME,
+}
+
+# the list of one patient's cases: patient_id is in the path
+ONE_PATIENTS_CASE_FIELDS = {k: v for k, v in PATIENT_CASE_FIELDS.items() if k != "patient_id"}

@@ -139,6 +139,22 @@ class WebhookDeliveryRecord(BaseModel):
     links: Links
 
 
+class PatientCaseRecord(BaseModel):
+    id: str = Field(pattern=r"^[0-9]+$")
+    name: str
+    issue_date: str | None = Field(description="YYYY-MM-DD")
+    notes: str | None
+    patient_attachment_ids: list[str] = Field(
+        description="the patient's attachments the case holds (ids as strings)"
+    )
+    archived_at: str | None
+    created_at: str
+    updated_at: str
+    patient: Linked
+    patient_attachments: Linked = Field(description="the list of the case's attachments")
+    links: Links
+
+
 class ListLinks(BaseModel):
     self: str
     next: str | None = Field(None, description="absent on the last page")
@@ -171,6 +187,12 @@ class WebhookEndpointList(BaseModel):
 
 class WebhookDeliveryList(BaseModel):
     webhook_deliveries: list[WebhookDeliveryRecord]
+    total_entries: int
+    links: ListLinks
+
+
+class PatientCaseList(BaseModel):
+    patient_cases: list[PatientCaseRecord]
     total_entries: int
     links: ListLinks
 

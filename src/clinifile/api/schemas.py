@@ -13,6 +13,8 @@ from clinifile.api.query_language import (
     ATTACHMENT_FIELDS,
     AUDIT_EVENT_FIELDS,
     ONE_PATIENTS_ATTACHMENT_FIELDS,
+    ONE_PATIENTS_CASE_FIELDS,
+    PATIENT_CASE_FIELDS,
     PATIENT_FIELDS,
     WEBHOOK_DELIVERY_FIELDS,
     WEBHOOK_ENDPOINT_FIELDS,
@@ -87,6 +89,29 @@ class WebhookEndpointUpdate(BaseModel):
     description: Annotated[str, StringConstraints(max_length=255)] | None = None
 
 
+CaseName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+CaseNotes = Annotated[str, StringConstraints(max_length=10_000)]
+AttachmentIds = Annotated[list[RecordId], Field(max_length=1000)]
+
+
+class PatientCaseCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: CaseName
+    issue_date: date | None = None
+    notes: CaseNotes | None = None
+    patient_attachment_ids: AttachmentIds = []
+
+
+class PatientCaseUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: CaseName | None = None
+    issue_date: date | None = None
+    notes: CaseNotes | None = None
+    patient_attachment_ids: AttachmentIds | None = None
+
+
 def _page_number(page: str) -> int:
     if not (page.isascii() and page.isdigit() and len(page) <= 9 and int(page) >= 1):
         raise BadRequest(f"page must be a whole number from 1, not {page[:20]!r}")
@@ -148,3 +173,5 @@ PatientListQuery = Annotated[ListQuery, Depends(_list_query(PATIENT_FIELDS))]
 AuditEventListQuery = Annotated[ListQuery, Depends(_list_query(AUDIT_EVENT_FIELDS))]
 WebhookEndpointListQuery = Annotated[ListQuery, Depends(_list_query(WEBHOOK_ENDPOINT_FIELDS))]
 WebhookDeliveryListQuery = Annotated[ListQuery, Depends(_list_query(WEBHOOK_DELIVERY_FIELDS))]
+PatientCaseListQuery = Annotated[ListQuery, Depends(_list_query(PATIENT_CASE_FIELDS))]
+OnePatientsCaseListQuery = Annotated[ListQuery, Depends(_list_query(ONE_PATIENTS_CASE_FIELDS))]
