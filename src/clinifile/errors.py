@@ -27,6 +27,8 @@ Routes map these to HTTP; storage backends map vendor errors to these.
 The Python client's own tree (clinifile.client.errors) reuses some names:
 
     ClinifileError
+    ├── ServerError              5xx, or the connection failed, after every retry
+    │   └── ConnectionFailed     the server cannot be reached: refused, unknown host, timed out
     └── ProcessingFailed         a registered file will never be served (wait=True)
         └── Quarantined          it was blocked: infected, or a type the server refuses
 """
