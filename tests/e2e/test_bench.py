@@ -29,12 +29,14 @@ def test_the_quick_benchmark_run_writes_its_report(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     text = report.read_text()
-    for heading in ("## The machine", "## Presign", "## Processing", "## Memory", "## Scanning"):
+    headings = ("## The machine", "## Presign", "## Processing", "## Memory", "## Scanning")
+    for heading in (*headings, "## Webhooks"):
         assert heading in text
     figures = json.loads(report.with_suffix(".json").read_text())
     assert figures["presign"]["figures"]["clinifile"]["rps"]["median"] > 0
     assert figures["processing"]["drain_per_s"]["median"] > 0
     assert figures["api_memory"]["requests"] >= 4_000
+    assert figures["webhooks"]["latency_p95_ms"]["median"] > 0
     if "skipped" in figures["scanning"]:
         missing_service(f"the scanning benchmark was skipped: {figures['scanning']['skipped']}")
     assert figures["scanning"]["on"]["drain_per_s"]["median"] > 0
