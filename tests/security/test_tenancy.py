@@ -235,6 +235,20 @@ ATTACKS: dict[str, tuple[Attack, int]] = {
         lambda w: w.as_attacker("POST", f"/v1/patients/{w.victim.tenant.patient_id}/unarchive"),
         404,
     ),
+    "unarchive attachment": (
+        lambda w: w.as_attacker(
+            "POST", f"/v1/patient_attachments/{w.victim.first_attachment}/unarchive"
+        ),
+        404,
+    ),
+    "view attachment inline": (
+        lambda w: w.as_attacker(
+            "GET",
+            f"/v1/patient_attachments/{w.victim.first_attachment}/content"
+            "?disposition=inline&redirect=false",
+        ),
+        404,
+    ),
     # uploading into another account
     "presign for the victim's patient": (
         lambda w: w.as_attacker(
