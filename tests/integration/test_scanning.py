@@ -76,7 +76,10 @@ def assert_quarantined(
     shown = api.get(tenant, record["id"])
     assert shown["processing_completed"] is False
     assert shown["processing_state"] == "quarantined"
-    assert shown["content"] is None
+    assert shown["content"] is None and shown["checksum_sha256"] is None
+    row = _row(runtime, record["id"])
+    shown_as = (shown["filename"], shown["size"], shown["content_type"])
+    assert shown_as == (row.filename, size, row.content_type), "which upload it was"
     assert shown["scan"]["status"] == "infected"
     assert shown["scan"]["signature"].startswith(signature)
     assert shown["scan"]["scanned_at"] is not None

@@ -83,13 +83,16 @@ def attachment(request: Request, record: Attachment) -> dict[str, Any]:
 def attachment_at(base: str, record: Attachment) -> dict[str, Any]:
     """The record with its links under base: what GET shows, and a webhook's data."""
     completed = record.state == AttachmentState.COMPLETED
+    quarantined = record.state == AttachmentState.QUARANTINED
     self_url = f"{base}/v1/patient_attachments/{record.id}"
     return AttachmentRecord(
         id=str(record.id),
-        content_type=record.content_type if completed else None,
+        content_type=record.content_type if completed or quarantined else None,
         description=record.description,
-        filename=record.filename if completed else None,
-        size=record.size if completed else None,
+        # a failed or quarantined file's name too, and a quarantined one's detected type and
+        # counted size: how a clinic tells which upload it was
+        filename=record.filename if completed or record.state in _SHOWN_ERRORS else None,
+        size=record.size if completed or quarantined else None,
         checksum_sha256=record.checksum_sha256 if completed else None,
         processing_completed=completed,
         processing_state=AttachmentState(record.state).value,

@@ -27,10 +27,14 @@ class ScanRecord(BaseModel):
 
 class AttachmentRecord(BaseModel):
     id: str = Field(description="64-bit id as a string", pattern=r"^[0-9]+$")
-    content_type: str | None = Field(description="detected from the bytes; null until processed")
+    content_type: str | None = Field(
+        description="detected from the bytes; null until processed, but for a quarantined file"
+    )
     description: str | None
-    filename: str | None
-    size: int | None
+    filename: str | None = Field(
+        description="null until processed; a failed or quarantined file's name is shown too"
+    )
+    size: int | None = Field(description="null until processed, but for a quarantined file")
     checksum_sha256: str | None = Field(
         description="clinifile addition: hex SHA-256 of the stored bytes; null until processed"
     )

@@ -270,10 +270,12 @@ def mark_failed(
     reason: str,
     account_id: int,
     reserved_bytes: int,
+    filename: str | None = None,
 ) -> bool:
-    """Fails the leased attachment and gives the reserved_bytes it counts back to its
-    account, in the caller's transaction; False, changing nothing, if the lease or the
-    count moved on."""
+    """Fails the leased attachment (recording the file name it had, so that a clinic can
+    tell which upload failed) and gives the reserved_bytes it counts back to its account,
+    in the caller's transaction; False, changing nothing, if the lease or the count moved
+    on."""
     won = _transition(
         session,
         attachment_id,
@@ -282,6 +284,7 @@ def mark_failed(
         state=AttachmentState.FAILED,
         failure_reason=reason,
         reserved_bytes=0,
+        filename=filename,
     )
     if won:
         accounts_db.release(session, account_id, reserved_bytes)

@@ -60,7 +60,8 @@ class RetryOn:
         budget: int = getattr(runtime.settings, self.attempts)
         if job.attempts >= budget:
             advice = f"; {self.advice}" if self.advice else ""
-            steps.fail(runtime, job, f"gave up after {job.attempts} attempts: {error}{advice}")
+            tries = f"{job.attempts} attempt{'' if job.attempts == 1 else 's'}"
+            steps.fail(runtime, job, f"gave up after {tries}: {error}{advice}")
             return
         delay = self.backoff(runtime.settings, job.attempts)
         steps.retry(runtime, job, str(error), delay_seconds=delay)

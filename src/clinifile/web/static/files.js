@@ -153,7 +153,7 @@ function stateOf(file) {
   const settled = settledState(file);
   if (!settled) return { text: "Processing…", kind: "pending", title: "" };
   if (settled.kind === "done") return { text: "Processed", kind: "done", title: `Processed ${formatTime(file.processed_at)}` };
-  return { text: settled.text, kind: "failed", title: "" };
+  return { text: settled.text, kind: "failed", title: settled.title ?? "" };
 }
 
 function fileRow(file) {

@@ -76,6 +76,10 @@ const TYPE_NAMES = {
   "audio/mp4": "M4A audio",
   "audio/ogg": "Ogg audio",
   "message/rfc822": "Email",
+  // programs: blocked by default (CLINIFILE_BLOCKED_CONTENT_TYPES), whatever their name says
+  "application/x-msdownload": "Windows program",
+  "application/x-executable": "Linux program",
+  "application/x-mach-binary": "macOS program",
   "application/octet-stream": "File",
 };
 

@@ -115,7 +115,12 @@ export function settledState(record) {
     return { text: `Failed: ${record.processing_error ?? "it could not be processed"}`, kind: "failed" };
   }
   if (record.processing_state === "quarantined") {
-    return { text: `Blocked: ${record.processing_error ?? "it is not served"}`, kind: "failed" };
+    // infected: what the scanner found, the server's whole sentence on hover
+    const why = record.processing_error ?? "It is not served.";
+    if (record.scan?.status === "infected") {
+      return { text: `Blocked: infected (${record.scan.signature})`, kind: "failed", title: why };
+    }
+    return { text: "Blocked: type not accepted", kind: "failed", title: why };
   }
   return null;
 }
