@@ -249,7 +249,7 @@ class TestASlowEndpoint:
         """The slow one holds at most webhook_endpoint_concurrency deliveries at once."""
         bound = runtime.settings.webhook_endpoint_concurrency
         with receiver(hang=set(range(100))) as slow, receiver() as fast:
-            _endpoint(api, tenant, slow.url, ["patient_attachment.created"])
+            held = _endpoint(api, tenant, slow.url, ["patient_attachment.created"])
             _endpoint(api, tenant, fast.url, ["patient_attachment.created"])
             for n in range(8):
                 api.upload(tenant, f"{n}.pdf", samples.pdf())
@@ -259,7 +259,10 @@ class TestASlowEndpoint:
                 delivering = session.scalar(
                     select(func.count())
                     .select_from(WebhookDelivery)
-                    .where(WebhookDelivery.state == "delivering")
+                    .where(
+                        WebhookDelivery.state == "delivering",
+                        WebhookDelivery.endpoint_id == int(held["id"]),
+                    )
                 )
             assert delivering == bound
 
