@@ -89,7 +89,9 @@ def test_staff_upload_watch_download_and_archive(
     expect(pdf_type).to_have_text("PDF")
     expect(pdf_type).to_have_attribute("title", "application/pdf")
     expect(rows.filter(has_text="x-ray.png")).to_contain_text("PNG image")
-    expect(uploads.filter(has_text="Processed")).to_have_count(2)
+    # exactly "Processed": "Uploaded; being processed" holds the word too
+    processed = page.locator("#uploads .upload-state").filter(has_text=re.compile("^Processed$"))
+    expect(processed).to_have_count(2)
     screenshot("3-processed-and-refused")
 
     with page.expect_download() as downloading:
