@@ -1,16 +1,21 @@
 """Many uploads, many endpoints: every event reaches every endpoint, none before its change
 is visible. The uploads are real (small) objects in the store, registered through the
-service as step 3 does; the worker processes them and delivers as it always does."""
+service as step 3 does; a `clinifile worker` process processes them and delivers as it
+always does."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from clinifile.api.presenters import attachment_at
 from clinifile.db.models import Attachment
 from clinifile.domain.states import AttachmentState
 from clinifile.runtime import Runtime
@@ -18,7 +23,6 @@ from clinifile.services import attachments
 from clinifile.services.api_keys import Principal, authenticate
 from clinifile.services.object_keys import temp_prefix
 from clinifile.services.uploads import issue_temp_id
-from clinifile.worker.runner import WorkerPool
 from tests import log_scan
 from tests.factories import Api, Tenant, wait_for
 from tests.receivers import Receiver, receiver
@@ -75,8 +79,22 @@ def _unique(hook: Receiver, event_type: str) -> set[str]:
     return {e["data"]["id"] for e in hook.events() if e["type"] == event_type}
 
 
+def _worker(runtime: Runtime, log: Path) -> subprocess.Popen[bytes]:
+    """`clinifile worker` in a process of its own, as deployed: it processes and delivers
+    while this process registers uploads and receives."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
+    env.update(runtime.settings.as_environment(), CLINIFILE_SCAN="off")
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "clinifile.cli", "worker", "--concurrency", "4"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def test_a_thousand_uploads_reach_three_endpoints(
-    api: Api, runtime: Runtime, tenant: Tenant
+    api: Api, runtime: Runtime, tenant: Tenant, tmp_path: Path
 ) -> None:
     check = _state_when_received(runtime)
     with receiver(check=check) as a, receiver(check=check) as b, receiver(check=check) as c:
@@ -88,15 +106,16 @@ def test_a_thousand_uploads_reach_three_endpoints(
             )
             assert response.status_code == 201
             log_scan.remember_secret(response.json()["secret"])
-        pool = WorkerPool(runtime, concurrency=4, render=attachment_at)
-        pool.start()
+        worker = _worker(runtime, tmp_path / "worker.log")
         try:
             ids = {str(i) for i in _register(runtime, tenant, UPLOADS)}
             for hook in (a, b, c):
                 wait_for(lambda h=hook: _unique(h, PROCESSED) == ids, timeout=90, interval=0.5)
                 wait_for(lambda h=hook: _unique(h, CREATED) == ids, timeout=10, interval=0.5)
         finally:
-            pool.stop(10)
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+            log_scan.keep_log_records((tmp_path / "worker.log").read_text(), "volume-worker")
     for hook in (a, b, c):
         assert hook.problems == []
         webhook_ids = {r.headers["webhook-id"] for r in hook.requests}
