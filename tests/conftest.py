@@ -63,6 +63,21 @@ def _log_everything() -> None:
     log_scan.everything_at_debug()
 
 
+@pytest.fixture(autouse=True)
+def _forget_finished_apps() -> Iterator[None]:
+    """FastAPI remembers every endpoint it classified in lru_caches of 4,096 entries, and
+    fastapi_offline's docs endpoints are closures over their app, so each test's app (and
+    through app.state its runtime: engine, S3 clients, ~25 MB) stayed alive: the suite grew
+    past 10 GB a worker. A server process builds one app; a test process builds hundreds."""
+    yield
+    from fastapi.dependencies import models
+
+    for name in dir(models):
+        cache_clear = getattr(getattr(models, name), "cache_clear", None)
+        if name.endswith("_cached") and cache_clear is not None:
+            cache_clear()
+
+
 @pytest.fixture(scope="session")
 def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSeaweed]:
     store = EmbeddedSeaweed(tmp_path_factory.mktemp("seaweedfs"))
