@@ -10,8 +10,10 @@
     ├── LeaseLost                a worker no longer holds the job it was running
     ├── StorageError             the object store failed
     │   ├── ObjectNotFound       the key does not exist
+    │   │   └── UploadMissing    a registered upload is not in the store (worker.promotion)
     │   ├── PreconditionFailed   a conditional copy found a different object
-    │   └── StorageUnavailable   the store cannot be reached or answered 5xx
+    │   ├── StorageUnavailable   the store cannot be reached or answered 5xx
+    │   └── CopyMismatch         a permanent copy does not hash as its upload (worker.promotion)
     ├── ScanError                the virus scanner gave no verdict (retried, never skipped)
     │   ├── ScannerUnavailable   clamd cannot be reached, hung up, or timed out
     │   └── ScanLimitExceeded    the file is past clamd's stream or scan size limits
@@ -22,15 +24,34 @@
     ├── UnsafeWebhookUrl         a webhook URL is not http(s) or reaches a non-public address
     └── WebhookVerificationError a webhook's headers or signature do not verify (clinifile.webhooks)
 
-Routes map these to HTTP; storage backends map vendor errors to these.
+Routes map these to HTTP; storage backends map vendor errors to these. Outside that tree,
+each caught where it is raised:
+
+    ValueError
+    ├── InvalidUploadUrl         why an upload_url was refused, for logs (services.uploads)
+    └── BadQuery                 a q[] filter or sort that cannot run (api.query_language)
+    Exception
+    ├── BadRequest               a 400 with its message (api.errors)
+    ├── BodyTooLarge             a request body past its cap (api.middleware)
+    └── _StopRequested           SIGTERM while serve starts its parts (cli.serve)
+    RuntimeError
+    └── WeedNotFound             no SeaweedFS binary to run (storage.seaweed)
 
 The Python client's own tree (clinifile.client.errors) reuses some names:
 
     ClinifileError
+    ├── AuthenticationFailed     401: no, unknown or revoked key
+    ├── NotFound                 404
+    ├── ValidationFailed         422, with the server's errors
+    │   ├── InvalidUpload        the upload_url or the uploaded object was refused
+    │   └── QuotaExceeded        the account's storage limit
+    ├── RateLimited              429, after waiting out Retry-After as often as allowed
     ├── ServerError              5xx, or the connection failed, after every retry
     │   └── ConnectionFailed     the server cannot be reached: refused, unknown host, timed out
-    └── ProcessingFailed         a registered file will never be served (wait=True)
-        └── Quarantined          it was blocked: infected, or a type the server refuses
+    ├── ProcessingTimeout        wait=True gave up before processing completed
+    ├── ProcessingFailed         a registered file will never be served (wait=True)
+    │   └── Quarantined          it was blocked: infected, or a type the server refuses
+    └── UploadCancelled          the caller's cancel event was set
 """
 
 from __future__ import annotations
