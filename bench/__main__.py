@@ -272,8 +272,12 @@ def scanning_section(sc: dict[str, Any]) -> list[str]:
         f"the store's and clamd's own rates: **{drain_ratio}**; target ≥ 0.8: "
         f"{_met(drain_ratio >= 0.8)}. Worker peak with scanning on, {mem['file_mib']} MiB "
         f"file: {growth:+} % of the idle worker; target within 10 %: {_met(growth <= 10)} "
-        f"(clamd's own peak in that run: {mem['clamd_peak_mib']} MiB; it keeps the stream "
-        "in a temporary file, not in memory).",
+        f"(clamd's own peak RSS in that run: {mem['clamd_peak_mib']} MiB: its signatures, "
+        "and the pages of the temporary file it writes each stream to and maps to scan it, "
+        "file-backed and counted in its RSS). Without scanning the worker already drains at "
+        "about half the store's bare rate (it reads the whole upload and the whole copy, "
+        "and records each job in two transactions): the ratio measures the worker, and "
+        "scanning's own cost is the off / on ratio.",
     ]
 
 
