@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import signal
 import statistics
@@ -23,16 +24,20 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 
 from bench._support import runtime_on
 from clinifile.config import Settings
+from clinifile.db.attachments import notify_new_work
 from clinifile.db.models import Attachment
+from clinifile.db.types import utcnow
 from clinifile.runtime import Runtime
 from clinifile.services import accounts, attachments
 from clinifile.services.api_keys import authenticate
@@ -108,17 +113,62 @@ def _wait_all(runtime: Runtime, ids: list[int], timeout: float = 600) -> None:
         time.sleep(0.05)
 
 
+def _hold(runtime: Runtime, ids: list[int]) -> None:
+    """Makes the backlog due only in an hour, so that workers which are still starting
+    are not timed."""
+    with runtime.transaction() as session:
+        session.execute(
+            update(Attachment)
+            .where(Attachment.id.in_(ids))
+            .values(next_attempt_at=utcnow() + timedelta(hours=1))
+        )
+
+
+def _release(runtime: Runtime, ids: list[int]) -> None:
+    """Makes the backlog due now, and wakes the workers."""
+    with runtime.transaction() as session:
+        session.execute(
+            update(Attachment).where(Attachment.id.in_(ids)).values(next_attempt_at=utcnow())
+        )
+        notify_new_work(session)
+    runtime.work_enqueued()
+
+
+def _wait_connected(runtime: Runtime, processes: list[subprocess.Popen[bytes]]) -> None:
+    """Waits until each `clinifile worker` process holds its two connections to the
+    database (its LISTEN and its claims): started, and polling for work."""
+    with runtime.sessions() as session:
+        own = session.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalar_one()
+    deadline = time.monotonic() + 60
+    while True:
+        with runtime.sessions() as session:
+            count = session.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            ).scalar_one()
+        if count >= own + 2 * len(processes):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker processes did not connect in time")
+        time.sleep(0.05)
+
+
 def measure(clinic: Clinic, settings: Settings, workers: int, args: Any) -> dict[str, Any]:
     """On PostgreSQL, `clinifile worker` processes (woken by LISTEN/NOTIFY); on SQLite, the
     worker threads of the process that registers the uploads, as `clinifile serve` runs
     them on the embedded default (woken at once, in-process)."""
     backlog = [clinic.upload() for _ in range(args.backlog)]
     in_process = settings.resolved_database_url().startswith("sqlite")
+    _hold(clinic.runtime, backlog)
     pool = WorkerPool(clinic.runtime, concurrency=workers) if in_process else None
     processes = [] if pool else _workers(settings, workers)
     if pool:
         pool.start()
+    else:
+        _wait_connected(clinic.runtime, processes)
     try:
+        _release(clinic.runtime, backlog)
         started = time.perf_counter()
         _wait_all(clinic.runtime, backlog)
         drain = time.perf_counter() - started
@@ -169,26 +219,59 @@ def _admin(admin: Any) -> psycopg.Connection[Any]:
     )
 
 
-def store_ops(runtime: Runtime, jobs: int) -> dict[str, float]:
-    """The baseline: the object-store operations the least a job can do needs, timed
-    directly with boto3, one job after another: HEAD the upload, a ranged GET of its first
-    8 KiB (its type), COPY, DELETE. (clinifile's worker GETs the whole upload and the whole
-    copy instead of the ranged GET: the SHA-256 and its check.)"""
-    store = runtime.store("au1")
-    s3, bucket = store._client, store.bucket  # type: ignore[attr-defined]
-    durations = []
-    for i in range(jobs):
-        source, target = f"bench-baseline/{i}/temp", f"bench-baseline/{i}/final"
-        s3.put_object(Bucket=bucket, Key=source, Body=PAYLOAD)
-        started = time.perf_counter()
-        s3.head_object(Bucket=bucket, Key=source)
-        s3.get_object(Bucket=bucket, Key=source, Range="bytes=0-8191")["Body"].read()
+def _baseline_client(config: dict[str, str], keys: list[tuple[str, str]]) -> tuple[float, float]:
+    """One plain boto3 client doing a job's store operations for each (upload, permanent)
+    key pair, one after another; its start and end (time.time(), after a warm-up)."""
+    import boto3
+    from botocore.config import Config
+
+    bucket = config.pop("bucket")
+    s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **config)
+    s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    started = time.time()
+    for source, target in keys:
+        s3.get_object(Bucket=bucket, Key=source)["Body"].read()
         s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
         s3.delete_object(Bucket=bucket, Key=source)
-        durations.append(time.perf_counter() - started)
-        s3.delete_object(Bucket=bucket, Key=target)
-    per_job = statistics.median(durations)
-    return {"per_job_ms": round(per_job * 1000, 2), "jobs_per_s": round(1 / per_job, 1)}
+    return started, time.time()
+
+
+def store_ops(runtime: Runtime, jobs: int, clients: int = 1) -> dict[str, float]:
+    """The baseline: the store operations clinifile's worker makes for a job (GET the whole
+    upload, COPY it to its permanent key, DELETE the upload), made by `clients` plain boto3
+    clients in their own processes at once, each job after job: jobs/s over all of them."""
+    store = runtime.store("au1")
+    s3, bucket = store._client, store.bucket  # type: ignore[attr-defined]
+    run_id = uuid.uuid4().hex[:8]
+    pairs = [
+        (f"bench-baseline/{run_id}/{i}/temp", f"bench-baseline/{run_id}/{i}/final")
+        for i in range(jobs)
+    ]
+    for source, _ in pairs:
+        s3.put_object(Bucket=bucket, Key=source, Body=PAYLOAD)
+    settings = runtime.settings
+    config = {
+        "bucket": bucket,
+        "endpoint_url": str(settings.s3_endpoint_url),
+        "aws_access_key_id": str(settings.s3_access_key_id),
+        "aws_secret_access_key": str(settings.s3_secret_access_key),
+        "region_name": s3.meta.region_name,
+    }
+    with ProcessPoolExecutor(clients, mp_context=multiprocessing.get_context("spawn")) as pool:
+        spans = list(
+            pool.map(
+                _baseline_client,
+                [dict(config)] * clients,
+                [pairs[i::clients] for i in range(clients)],
+            )
+        )
+    elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
+    store.delete_many(target for _, target in pairs)
+    return {
+        "clients": clients,
+        "per_job_ms": round(elapsed / jobs * clients * 1000, 2),
+        "jobs_per_s": round(jobs / elapsed, 1),
+    }
 
 
 def run(
@@ -218,12 +301,19 @@ def run(
             extra = settings or {}
             runtime = runtime_on(weed, root / "data", database_url=url, secret_key=secret, **extra)
             clinic = Clinic(runtime)
-            baseline = store_ops(runtime, jobs=max(20, backlog // 5))
-            results = [measure(clinic, runtime.settings, n, args) for n in workers]
+            results = []
+            for n in workers:
+                result = measure(clinic, runtime.settings, n, args)
+                result["store_ops_baseline"] = store_ops(runtime, jobs=backlog, clients=n)
+                result["drain_ratio"] = round(
+                    result["drain_attachments_per_s"] / result["store_ops_baseline"]["jobs_per_s"],
+                    2,
+                )
+                results.append(result)
             runtime.close()
             return {
                 "database": "postgresql" if admin else "sqlite",
-                "store_ops_baseline": baseline,
+                "store_ops_baseline": results[0]["store_ops_baseline"],
                 "results": results,
             }
         finally:

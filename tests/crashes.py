@@ -42,7 +42,7 @@ def crash_after(
     """Claims the attachment as owner and runs the job's steps up to `point`, then stops as
     if the process died there."""
     assert point in CRASH_POINTS, point
-    assert Worker(runtime, owner=owner).claim() == attachment_id
+    assert (claimed := Worker(runtime, owner=owner).claim()) and claimed.id == attachment_id
     job = steps.lease(runtime, attachment_id, owner)
     assert job is not None
     if point == "claim":
@@ -73,4 +73,4 @@ def expire_lease(runtime: Runtime, attachment_id: int) -> None:
 def take_over(runtime: Runtime, attachment_id: int, owner: str = "rescuer") -> None:
     """The lease runs out and another worker claims the job."""
     expire_lease(runtime, attachment_id)
-    assert Worker(runtime, owner=owner).claim() == attachment_id
+    assert (claimed := Worker(runtime, owner=owner).claim()) and claimed.id == attachment_id

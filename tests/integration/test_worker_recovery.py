@@ -174,7 +174,7 @@ def test_a_job_whose_lease_ran_out_ends_quietly_and_schedules_nothing(
             assert s3_post(post, "letter.pdf", content).status_code == 201
         return real_step(*args)
 
-    assert Worker(runtime, owner="slow").claim() == attachment_id
+    assert (claimed := Worker(runtime, owner="slow").claim()) and claimed.id == attachment_id
     monkeypatch.setattr(steps, step, lease_runs_out_first)
     claimed = _row(runtime, attachment_id)
     process(runtime, attachment_id, "slow")

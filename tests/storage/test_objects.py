@@ -1,4 +1,4 @@
-"""The contract of one object: head, iter_chunks, copy, delete (storage/base.py)."""
+"""The contract of one object: head, iter_chunks, open, copy, delete (storage/base.py)."""
 
 from __future__ import annotations
 
@@ -99,6 +99,65 @@ def test_iter_chunks_of_a_missing_key_is_object_not_found(
 
     with pytest.raises(ObjectNotFound):
         next(chunks)
+
+
+def test_open_gives_the_objects_info_and_its_bytes_in_chunks(
+    backend: Backend, store: ObjectStore, prefix: str
+) -> None:
+    data = os.urandom(300 * KIB)
+    etag = backend.put(prefix + "a.pdf", data, content_type=PDF)
+
+    opened = store.open(prefix + "a.pdf", chunk_size=64 * KIB)
+
+    assert opened is not None
+    info, chunks = opened
+    assert (info.key, info.size, info.etag, info.content_type) == (
+        prefix + "a.pdf",
+        len(data),
+        etag,
+        PDF,
+    )
+    received = list(chunks)
+    assert len(received) > 1
+    assert all(len(chunk) <= 64 * KIB for chunk in received)
+    assert b"".join(received) == data
+
+
+def test_open_of_a_missing_key_or_one_the_store_cannot_hold_is_none(
+    store: ObjectStore, prefix: str
+) -> None:
+    assert store.open(prefix + "missing.pdf", chunk_size=KIB) is None
+    assert store.open(prefix + "..\\a.pdf", chunk_size=KIB) is None
+
+
+def test_open_reads_the_version_it_named_even_if_replaced_meanwhile(
+    backend: Backend, store: ObjectStore, prefix: str
+) -> None:
+    first = os.urandom(2 * MIB)
+    etag = backend.put(prefix + "a.bin", first)
+    opened = store.open(prefix + "a.bin", chunk_size=64 * KIB)
+    assert opened is not None
+    info, chunks = opened
+    head = next(chunks)
+
+    backend.put(prefix + "a.bin", b"a replacement")
+
+    assert info.etag == etag
+    assert head + b"".join(chunks) == first
+
+
+def test_open_never_holds_the_whole_object_in_memory(
+    backend: Backend, store: ObjectStore, prefix: str
+) -> None:
+    backend.put(prefix + "big.bin", os.urandom(4 * MIB))
+
+    with peak_memory() as peak:
+        opened = store.open(prefix + "big.bin", chunk_size=64 * KIB)
+        assert opened is not None
+        size = sum(len(chunk) for chunk in opened[1])
+
+    assert size == 4 * MIB
+    assert peak() < 1 * MIB
 
 
 def test_copy_stores_the_type_and_disposition_and_returns_the_copys_etag(

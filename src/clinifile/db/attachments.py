@@ -7,7 +7,7 @@ expects, and reports whether it won.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -125,6 +125,30 @@ def update_fields(session: Session, attachment: Attachment, **fields: Any) -> No
 # --- the queue -------------------------------------------------------------------------
 
 
+class JobRow(Protocol):
+    """What a processing job needs of its attachment (worker.steps.Job): a row of
+    JOB_COLUMNS."""
+
+    id: int
+    account_id: int
+    patient_id: int
+    region: str
+    temp_key: str
+    attempts: int
+    reserved_bytes: int
+
+
+JOB_COLUMNS = (
+    Attachment.id,
+    Attachment.account_id,
+    Attachment.patient_id,
+    Attachment.region,
+    Attachment.temp_key,
+    Attachment.attempts,
+    Attachment.reserved_bytes,
+)
+
+
 def _claimable(now: datetime) -> Any:
     return or_(
         and_(Attachment.state == AttachmentState.PENDING, Attachment.next_attempt_at <= now),
@@ -135,42 +159,43 @@ def _claimable(now: datetime) -> Any:
     )
 
 
-def claim_next(session: Session, *, owner: str, lease_seconds: int) -> int | None:
-    """Leases the next due attachment (or one whose lease ran out) to owner.
+def claim_next(session: Session, *, owner: str, lease_seconds: int) -> JobRow | None:
+    """Leases the next due attachment (or one whose lease ran out) to owner: what the job
+    needs of it (as `leased` gives), or None when none is due.
 
-    On PostgreSQL the candidate row is locked with SKIP LOCKED so concurrent workers pick
-    different rows; the UPDATE re-checks the condition either way.
+    One statement: an UPDATE of the first due row its subquery finds. On PostgreSQL the
+    subquery locks that row with SKIP LOCKED, so concurrent workers pick different rows;
+    the UPDATE re-checks the condition either way (None when another took it first).
     """
     now = utcnow()
-    query = select(Attachment.id).where(_claimable(now)).order_by(Attachment.next_attempt_at)
+    candidate = select(Attachment.id).where(_claimable(now)).order_by(Attachment.next_attempt_at)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    attachment_id = session.scalars(query.limit(1)).first()
-    if attachment_id is None:
-        return None
-    result = session.execute(
+        candidate = candidate.with_for_update(skip_locked=True)
+    row = session.execute(
         update(Attachment)
-        .where(Attachment.id == attachment_id, _claimable(now))
+        .where(Attachment.id == candidate.limit(1).scalar_subquery(), _claimable(now))
         .values(
             state=AttachmentState.PROCESSING,
             lease_owner=owner,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             attempts=Attachment.attempts + 1,
         )
+        .returning(*JOB_COLUMNS)
         .execution_options(synchronize_session=False)
-    )
-    return attachment_id if rowcount(result) == 1 else None
+    ).first()
+    return cast(JobRow | None, row)
 
 
-def leased(session: Session, attachment_id: int, owner: str) -> Attachment | None:
-    """The attachment if owner holds its lease, else None."""
-    return session.scalars(
-        select(Attachment).where(
+def leased(session: Session, attachment_id: int, owner: str) -> JobRow | None:
+    """What the job needs of the attachment if owner holds its lease, else None."""
+    row = session.execute(
+        select(*JOB_COLUMNS).where(
             Attachment.id == attachment_id,
             Attachment.state == AttachmentState.PROCESSING,
             Attachment.lease_owner == owner,
         )
     ).first()
+    return cast(JobRow | None, row)
 
 
 def _update_leased(

@@ -76,8 +76,13 @@ def restore(text: str) -> Attachment:
     return Attachment(**fields)
 
 
-def emit_for(session: Session, event_type: EventType, attachment_id: int) -> None:
-    """emit for an attachment changed by an UPDATE statement in session's transaction."""
+def emit_for(
+    session: Session, event_type: EventType, attachment_id: int, *, account_id: int | None = None
+) -> None:
+    """emit for an attachment changed by an UPDATE statement in session's transaction;
+    given its account, the attachment is read only when an endpoint takes the type."""
+    if account_id is not None and not webhooks_db.subscribed(session, account_id, event_type.value):
+        return
     attachment = session.get(Attachment, attachment_id)
     if attachment is not None:
         emit(session, event_type, attachment)

@@ -13,7 +13,7 @@ S3 implementation's, done once at start-up.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -59,6 +59,14 @@ class ObjectStore(Protocol):
         PreconditionFailed if it has another (it was replaced), ObjectNotFound if there is
         no object; both are raised by the first next(), not by the call."""
 
+    def open(
+        self, key: str, *, chunk_size: int
+    ) -> tuple[ObjectInfo, Generator[bytes, None, None]] | None:
+        """The object as it is now, from one GET: its size, ETag and Content-Type, and its
+        bytes in order in chunks of at most chunk_size, streamed, all of that one version
+        (a replacement during the read does not mix in). None when no object has that key
+        (as head). Read the chunks to the end or close them to free the connection."""
+
     def copy(
         self,
         source_key: str,
@@ -77,6 +85,10 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Removes the object; deleting a missing object is not an error."""
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        """Stores small bytes made by the server itself (previews) at key, privately,
+        with content_type, replacing whatever is there."""
 
     def presign_get(
         self, key: str, *, content_disposition: str, content_type: str, expires_in: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -143,13 +143,37 @@ class S3Store:
     def iter_chunks(self, key: str, *, if_match: str, chunk_size: int) -> Iterator[bytes]:
         try:
             response = self._client.get_object(Bucket=self.bucket, Key=key, IfMatch=f'"{if_match}"')
-            body = response["Body"]
-            try:
-                yield from body.iter_chunks(chunk_size)
-            finally:
-                body.close()
         except Exception as error:
             raise _translate(error, key) from error
+        yield from self._chunks(response["Body"], key, chunk_size)
+
+    def open(
+        self, key: str, *, chunk_size: int
+    ) -> tuple[ObjectInfo, Generator[bytes, None, None]] | None:
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            translated = _translate(error, key)
+            if isinstance(translated, ObjectNotFound) or _status(error) == 400:
+                return None
+            raise translated from error
+        info = ObjectInfo(
+            key=key,
+            size=int(response["ContentLength"]),
+            etag=response["ETag"].strip('"'),
+            content_type=response.get("ContentType"),
+        )
+        return info, self._chunks(response["Body"], key, chunk_size)
+
+    @staticmethod
+    def _chunks(body: Any, key: str, chunk_size: int) -> Generator[bytes, None, None]:
+        """A GET's body in chunks; the store's errors while it streams as StorageErrors."""
+        try:
+            yield from body.iter_chunks(chunk_size)
+        except Exception as error:
+            raise _translate(error, key) from error
+        finally:
+            body.close()
 
     def copy(
         self,
@@ -173,6 +197,12 @@ class S3Store:
         except Exception as error:
             raise _translate(error, source_key) from error
         return str(response["CopyObjectResult"]["ETag"]).strip('"')
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        except Exception as error:
+            raise _translate(error, key) from error
 
     def delete(self, key: str) -> None:
         try:

@@ -43,8 +43,12 @@ RULES = Rules(
 def process(runtime: Runtime, attachment_id: int, owner: str) -> None:
     """Finishes the attachment leased to owner, or schedules a retry, or fails it for good."""
     job = steps.lease(runtime, attachment_id, owner)
-    if job is None:
-        return
+    if job is not None:
+        process_job(runtime, job)
+
+
+def process_job(runtime: Runtime, job: Job) -> None:
+    """Finishes the leased job, or schedules a retry, or fails it for good."""
     try:
         _finish(runtime, job)
     except LeaseLost:

@@ -4,16 +4,19 @@ The worker reads the upload once, streamed: the first bytes tell its type, every
 into its SHA-256 and, when scanning is on, to clamd (INSTREAM) chunk by chunk, so no file is
 ever whole in memory. Each step is safe to repeat after a crash at any point:
   temp present                  → read, copy (if-match the temp ETag) over whatever is at the
-                                  permanent key, read the copy back and compare
+                                  permanent key, and verify the copy
   temp absent, permanent present → an earlier run copied, verified and deleted
   both absent                    → the upload is missing
-The temp object is deleted only after the permanent copy's SHA-256 equals the upload's.
+The temp object is deleted only after the copy is verified: its ETag (the store's own hash of
+its content) is the upload's, whose bytes were read and hashed; or, when the store's ETags
+are not content hashes (multipart, SSE-KMS), the copy read back has the upload's SHA-256.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,19 +68,18 @@ class Source:
     scan: Scan | None = None
 
 
-def read_digest(
-    store: ObjectStore,
+def digest_chunks(
+    chunks: Iterable[bytes],
     info: ObjectInfo,
     head_bytes: int,
     feed: Callable[[bytes], None] | None = None,
 ) -> Digest:
-    """SHA-256 of the whole object and its first head_bytes, in one streamed pass of the
-    version with this ETag, each chunk also given to feed; StorageError if the store sends
-    other than info.size bytes."""
+    """SHA-256 of chunks, the whole of the object info describes, and its first head_bytes,
+    each chunk also given to feed; StorageError if they are other than info.size bytes."""
     hasher = hashlib.sha256()
     head = bytearray()
     size = 0
-    for chunk in store.iter_chunks(info.key, if_match=info.etag, chunk_size=CHUNK_BYTES):
+    for chunk in chunks:
         hasher.update(chunk)
         if feed is not None:
             feed(chunk)
@@ -89,18 +91,37 @@ def read_digest(
     return Digest(sha256=hasher.hexdigest(), head=bytes(head))
 
 
+def read_digest(
+    store: ObjectStore,
+    info: ObjectInfo,
+    head_bytes: int,
+    feed: Callable[[bytes], None] | None = None,
+) -> Digest:
+    """digest_chunks of one streamed read of the version with info's ETag."""
+    chunks = store.iter_chunks(info.key, if_match=info.etag, chunk_size=CHUNK_BYTES)
+    return digest_chunks(chunks, info, head_bytes, feed)
+
+
+def scan_chunks(
+    chunks: Iterable[bytes], info: ObjectInfo, head_bytes: int, scanner: Clamd | None
+) -> tuple[Digest, Scan | None]:
+    """digest_chunks, with every chunk streamed to clamd too when there is a scanner; a
+    ScanError when clamd gives no verdict (never a Scan that was not made)."""
+    if scanner is None:
+        return digest_chunks(chunks, info, head_bytes), None
+    version = scanner.version()
+    with scanner.instream() as stream:
+        digest = digest_chunks(chunks, info, head_bytes, feed=stream.send)
+        verdict = stream.verdict()
+    return digest, Scan(verdict.signature, version, utcnow())
+
+
 def read_scanned(
     store: ObjectStore, info: ObjectInfo, head_bytes: int, scanner: Clamd | None
 ) -> tuple[Digest, Scan | None]:
-    """read_digest, with every chunk streamed to clamd too when there is a scanner; a
-    ScanError when clamd gives no verdict (never a Scan that was not made)."""
-    if scanner is None:
-        return read_digest(store, info, head_bytes), None
-    version = scanner.version()
-    with scanner.instream() as stream:
-        digest = read_digest(store, info, head_bytes, feed=stream.send)
-        verdict = stream.verdict()
-    return digest, Scan(verdict.signature, version, utcnow())
+    """scan_chunks of one streamed read of the version with info's ETag."""
+    chunks = store.iter_chunks(info.key, if_match=info.etag, chunk_size=CHUNK_BYTES)
+    return scan_chunks(chunks, info, head_bytes, scanner)
 
 
 def inspect(
@@ -112,17 +133,21 @@ def inspect(
     scanner: Clamd | None = None,
 ) -> Source:
     """Finds the bytes to keep, detects their type, computes their SHA-256 and, with a
-    scanner, scans them, in one read."""
-    temp = store.head(temp_key)
-    found = temp or store.head(permanent_key)
-    if found is None:
+    scanner, scans them, all from the one GET that also tells their size and ETag."""
+    opened = store.open(temp_key, chunk_size=CHUNK_BYTES)
+    already_promoted = opened is None
+    if opened is None:
+        opened = store.open(permanent_key, chunk_size=CHUNK_BYTES)
+    if opened is None:
         raise UploadMissing(f"uploaded object {temp_key!r} does not exist")
-    digest, scan = read_scanned(store, found, sniff_bytes, scanner)
+    found, chunks = opened
+    with closing(chunks):
+        digest, scan = scan_chunks(chunks, found, sniff_bytes, scanner)
     return Source(
         info=found,
         content_type=detect_content_type(digest.head, filename),
         sha256=digest.sha256,
-        already_promoted=temp is None,
+        already_promoted=already_promoted,
         scan=scan,
     )
 
@@ -141,6 +166,9 @@ def copy_verified(
         content_disposition=content_disposition(filename),
     )
     copied = ObjectInfo(key=permanent_key, size=source.info.size, etag=etag)
+    if etag == source.info.etag:
+        # the store's own content hash of the copy is the upload's, whose bytes were hashed
+        return copied
     if read_digest(store, copied, 0).sha256 != source.sha256:
         raise CopyMismatch(
             f"copy of {source.info.key!r} to {permanent_key!r} does not match its source"

@@ -17,9 +17,11 @@ import uuid
 
 from clinifile.db import attachments as attachments_db
 from clinifile.runtime import Runtime
+from clinifile.worker import steps
 from clinifile.worker.deliverer import Deliverer
 from clinifile.worker.delivery import Render
-from clinifile.worker.processing import process
+from clinifile.worker.processing import process_job
+from clinifile.worker.steps import Job
 from clinifile.worker.sweep import sweep
 from clinifile.worker.wakeup import PostgresWakeup, start_wakeup
 
@@ -41,18 +43,15 @@ class Worker:
         # the first sweep after a random part of the interval, so that workers spread out
         self._next_sweep = time.monotonic() + random.uniform(0.1, 1.0) * interval
 
-    def claim(self) -> int | None:
-        with self.runtime.transaction() as session:
-            return attachments_db.claim_next(
-                session, owner=self.owner, lease_seconds=self.runtime.settings.worker_lease_seconds
-            )
+    def claim(self) -> Job | None:
+        return steps.claim(self.runtime, self.owner)
 
     def run_once(self) -> bool:
         """Processes one due attachment; False when there was none."""
-        attachment_id = self.claim()
-        if attachment_id is None:
+        job = self.claim()
+        if job is None:
             return False
-        process(self.runtime, attachment_id, self.owner)
+        process_job(self.runtime, job)
         return True
 
     def run_until_idle(self) -> int:

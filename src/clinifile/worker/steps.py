@@ -1,7 +1,7 @@
 """The steps of processing one leased attachment, each a function a test can stop after, as
 a crash would:
 
-    lease      re-read the row: the Job, or None when owner no longer holds it
+    claim      lease the next due attachment: its Job (lease: re-read a leased one's)
     inspect    find the upload (or an earlier run's copy), detect its type, hash and scan it
     settle     count the bytes found, not the bytes registered
     judge      Infected or BlockedType when the file may not be served
@@ -54,11 +54,25 @@ class Job:
 
 
 def lease(runtime: Runtime, attachment_id: int, owner: str) -> Job | None:
+    """The job of the attachment leased to owner, or None when owner no longer holds it."""
     with runtime.sessions() as session:
         row = attachments_db.leased(session, attachment_id, owner)
     if row is None:
         log.debug("attachment %s is not leased to %s; nothing to do", attachment_id, owner)
         return None
+    return job_from(row, owner)
+
+
+def claim(runtime: Runtime, owner: str) -> Job | None:
+    """Leases the next due attachment to owner: its job, or None when none is due."""
+    lease_seconds = runtime.settings.worker_lease_seconds
+    with runtime.transaction() as session:
+        row = attachments_db.claim_next(session, owner=owner, lease_seconds=lease_seconds)
+    return None if row is None else job_from(row, owner)
+
+
+def job_from(row: attachments_db.JobRow, owner: str) -> Job:
+    """The Job of a row of attachments_db.JOB_COLUMNS."""
     filename = safe_filename(row.temp_key.rsplit("/", 1)[-1])
     return Job(
         id=row.id,
@@ -141,7 +155,7 @@ def complete(runtime: Runtime, job: Job, source: Source, stored: ObjectInfo) -> 
             **scan_fields(source.scan),
         )
         if won:
-            events.emit_for(session, EventType.PROCESSED, job.id)
+            events.emit_for(session, EventType.PROCESSED, job.id, account_id=job.account_id)
     if not won:
         raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
     log.info("attachment %s processed: %s, %d bytes", job.id, source.content_type, stored.size)
