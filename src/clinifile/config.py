@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     presign_expires_seconds: int = 3600
     download_expires_seconds: int = 300
     max_file_size_bytes: int = 5 * GiB
+    # the staff page (/app) sends a file larger than this as a resumable multipart upload
+    # (parallel parts, resumed after a dropped network or a reload), a smaller one in one POST;
+    # the page reads it from /app/config.json
+    page_multipart_threshold_bytes: int = 64 * MiB
     trial_storage_limit_bytes: int = 100 * MiB
 
     # requests a minute per API key; storage "memory://" (one process) or "redis://host:port"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from clinifile.runtime import Runtime
@@ -45,5 +45,14 @@ def page_headers(runtime: Runtime) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def page_config(request: Request) -> dict[str, int]:
+    """What the page needs to know of the server's settings, read once when it loads (no
+    key needed: it says nothing of any account)."""
+    settings = request.app.state.runtime.settings
+    return {"multipart_threshold_bytes": settings.page_multipart_threshold_bytes}
+
+
 def mount_page(app: FastAPI) -> None:
+    # before the static files, which would answer every path under /app
+    app.get(f"{PREFIX}/config.json", include_in_schema=False)(page_config)
     app.mount(PREFIX, StaticFiles(directory=STATIC, html=True), name="app")

@@ -8,12 +8,28 @@
 
 import { api, ApiError, Cancelled, listPath } from "./api.js";
 import { formatSize, plural } from "./format.js";
+import { MultipartSend, Stopped } from "./multipart.js";
 
 const SENDING_AT_ONCE = 4;
 const POLL_MS = 1500; // processing checks once every file is sent; growing to POLL_MAX_MS
 const POLL_BUSY_MS = 3000; // ... and while files are still being sent
 const POLL_MAX_MS = 10_000;
 const POST_REUSE_MS = 10 * 60_000; // a presigned post carries files for at most this long
+const DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024; // when /app/config.json cannot be read
+
+// Files larger than the server's page_multipart_threshold_bytes go as resumable multipart
+// uploads (multipart.js), smaller ones in one presigned POST.
+let threshold = null;
+function multipartThreshold() {
+  threshold ??= fetch("/app/config.json", { cache: "no-store" })
+    .then((response) => (response.ok ? response.json() : {}))
+    .then((config) => config.multipart_threshold_bytes ?? DEFAULT_MULTIPART_THRESHOLD)
+    .catch(() => {
+      threshold = null; // ask again next time
+      return DEFAULT_MULTIPART_THRESHOLD;
+    });
+  return threshold;
+}
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -226,15 +242,14 @@ class Upload {
       if (this.file.size === 0) {
         throw new Refused(`Not uploaded: ${this.file.name} is empty (0 bytes): there is nothing to upload.`);
       }
-      const { post, limits } = await posts.take(this.patientId, this.file);
-      if (this.cancelled) throw new UploadCancelled();
-      this.setPhase("uploading", "Uploading…");
-      const key = await this.send(post, limits);
+      const large = this.file.size > (await multipartThreshold());
+      const uploadUrl = large ? await this.sendLarge() : await this.sendSmall();
       this.cancelButton.hidden = true;
       this.setPhase("registering", "Registering…");
-      const body = { patient_id: String(this.patientId), upload_url: post.url + key };
+      const body = { patient_id: String(this.patientId), upload_url: uploadUrl };
       if (this.description) body.description = this.description;
       const record = await api("/v1/patient_attachments", { method: "POST", body, priority: "background" });
+      if (large) await this.multipart.finished();
       this.progress.value = 100;
       this.setPhase("processing", "Uploaded; being processed", "done");
       tracker.track(record.id, this);
@@ -260,6 +275,32 @@ class Upload {
     const text = error instanceof ApiError && error.status === 422 ? `Not uploaded: ${error.message}` : error.message;
     this.retryButton.hidden = refused;
     this.setPhase(refused ? "refused" : "failed", refused ? text : `Failed: ${text}`, "failed");
+  }
+
+  async sendSmall() {
+    const { post, limits } = await posts.take(this.patientId, this.file);
+    if (this.cancelled) throw new UploadCancelled();
+    this.setPhase("uploading", "Uploading…");
+    return post.url + (await this.send(post, limits));
+  }
+
+  // in parts, resumed where the store stands (multipart.js); the upload_url to register
+  async sendLarge() {
+    if (this.cancelled) throw new UploadCancelled();
+    this.setPhase("uploading", "Uploading…");
+    this.multipart = new MultipartSend(this.file, this.patientId, {
+      onProgress: (fraction) => { this.progress.value = Math.floor(fraction * 100); },
+      onWaiting: (waiting) => {
+        const text = waiting ? "Waiting for the network…" : "Uploading…";
+        if (this.stateText.textContent !== text) this.setPhase("uploading", text);
+      },
+    });
+    try {
+      return await this.multipart.run();
+    } catch (error) {
+      if (error instanceof Stopped) throw this.signedOut ? new Cancelled() : new UploadCancelled();
+      throw error;
+    }
   }
 
   send(post, limits) {
@@ -300,6 +341,7 @@ class Upload {
       this.fail(signedOut ? new Cancelled() : new UploadCancelled());
     }
     if (this.xhr) this.xhr.abort();
+    if (this.multipart) this.multipart.stop();
   }
 }
 
