@@ -1,8 +1,8 @@
 """The baseline a user would write instead of clinifile's presign endpoint: a bare FastAPI
 endpoint calling boto3's generate_presigned_post, with no auth, no database, no quota, one
-boto3 client built once, served by uvicorn exactly as clinifile is.
+boto3 client built once (one a process), served by uvicorn exactly as clinifile is.
 
-    python -m bench.baseline_presign --port 8100
+    python -m bench.baseline_presign --port 8100 [--workers 2]
 """
 
 from __future__ import annotations
@@ -48,5 +48,13 @@ def presigned_post(patient_id: int) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", server_header=False)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    uvicorn.run(
+        "bench.baseline_presign:app" if args.workers > 1 else app,
+        workers=args.workers,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        server_header=False,
+    )

@@ -49,9 +49,12 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60)
     raise RuntimeError(f"{url}: not ready within {timeout}s")
 
 
-def start_clinifile(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str, str]:
-    """`clinifile serve` on the embedded default (no worker, rate limit out of the way);
-    returns the process, base URL, the printed demo key and patient id."""
+def start_clinifile(
+    data_dir: Path, processes: int = 1
+) -> tuple[subprocess.Popen[bytes], str, str, str]:
+    """`clinifile serve` on the embedded default (no worker, rate limit out of the way),
+    its API in `processes` processes; returns the process, base URL, the printed demo key
+    and patient id."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
     env["CLINIFILE_RATE_LIMIT_PER_MINUTE"] = str(10**9)
@@ -67,6 +70,8 @@ def start_clinifile(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str, 
             "--port",
             str(port),
             "--no-worker",
+            "--api-processes",
+            str(processes),
             "--log-level",
             "warning",
         ],
@@ -83,10 +88,10 @@ def start_clinifile(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str, 
     return process, base, key.group(1), patient.group(1)
 
 
-def start_baseline() -> tuple[subprocess.Popen[bytes], str]:
+def start_baseline(processes: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
-        [PYTHON, "-m", "bench.baseline_presign", "--port", str(port)],
+        [PYTHON, "-m", "bench.baseline_presign", "--port", str(port), "--workers", str(processes)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -116,13 +121,28 @@ def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> di
     return {"rps": float(rps.group(1)), "p50_ms": ms("50"), "p99_ms": ms("99")}
 
 
-def run(seconds: int, rounds: int, connections: int) -> dict[str, Any]:
+def server_stack() -> str:
+    """The event loop and HTTP parser uvicorn picks here ("auto"), with their versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for package, fallback in (("uvloop", "asyncio"), ("httptools", "h11")):
+        try:
+            parts.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            parts.append(fallback)
+    return f"uvicorn {version('uvicorn')}, " + ", ".join(parts)
+
+
+def run(seconds: int, rounds: int, connections: int, processes: int = 1) -> dict[str, Any]:
+    """Both servers on uvicorn's fast stack (uvloop, httptools: uvicorn takes them when
+    installed, as clinifile's dependencies install them), each in `processes` processes."""
     if shutil.which("wrk") is None:
         raise SystemExit("the presign benchmark needs wrk: apt-get install wrk")
     with tempfile.TemporaryDirectory(prefix="clinifile-bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        server, base, key, patient = start_clinifile(data_dir)
-        baseline, baseline_base = start_baseline()
+        server, base, key, patient = start_clinifile(data_dir, processes)
+        baseline, baseline_base = start_baseline(processes)
         path = f"/v1/patients/{patient}/attachment_presigned_post"
         auth = {
             "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
@@ -147,6 +167,8 @@ def run(seconds: int, rounds: int, connections: int) -> dict[str, Any]:
     }
     ratio = figures["clinifile"]["rps"]["median"] / figures["baseline"]["rps"]["median"]
     return {
+        "processes": processes,
+        "server_stack": server_stack(),
         "seconds": seconds,
         "rounds": rounds,
         "connections": connections,
@@ -160,8 +182,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args()
-    print(json.dumps(run(args.seconds, args.rounds, args.connections), indent=2))
+    result = run(args.seconds, args.rounds, args.connections, args.processes)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,27 @@ def _stop_on_signal(signum: int, _frame: object) -> None:
     raise _StopRequested(signal.Signals(signum).name)
 
 
+def _serve_processes(settings: Settings, processes: int, log_level: str) -> None:
+    """The API in `processes` processes that share the port, each building its app from
+    these settings (api.asgi); returns when a signal has stopped them all."""
+    import os
+
+    import uvicorn
+
+    os.environ.update(settings.as_environment())
+    uvicorn.run(
+        "clinifile.api.asgi:app",
+        factory=True,
+        workers=processes,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=False,
+        log_level=log_level,
+        server_header=False,
+    )
+    log.info("stopped serving")
+
+
 def serve_command(
     data_dir: DataDirOption = None,
     host: Annotated[
@@ -96,6 +117,14 @@ def serve_command(
         str | None,
         typer.Option(help="Proxies whose X-Forwarded-* headers are trusted (comma-separated)."),
     ] = None,
+    api_processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes serving the API on the one port (uvicorn's --workers). With more "
+            "than one, give them a shared rate-limit store (CLINIFILE_RATE_LIMIT_STORAGE).",
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Starts the object store (unless an external one is configured) and, when scanning
@@ -139,6 +168,9 @@ def serve_command(
             stack.callback(pool.stop)
         base = f"http://{settings.host}:{settings.port}"
         _announce(runtime, base, console)
+        if api_processes > 1:
+            _serve_processes(settings, api_processes, log_level)
+            return
         config = uvicorn.Config(
             create_app(runtime),
             host=settings.host,
