@@ -123,6 +123,16 @@ class Settings(BaseSettings):
     # detected types that are quarantined like infected files (default: Windows, ELF and
     # Mach-O executables)
     blocked_content_types: list[str] = Field(default_factory=lambda: list(EXECUTABLE_TYPES))
+    # previews (small and large WebP) of completed images, PDFs and DICOM studies, each made
+    # in a child process within these bounds; a file past them gets no preview, and a reason
+    preview_enabled: bool = True
+    preview_seconds: float = 30.0
+    preview_memory_mb: int = 1024
+    preview_max_pixels: int = 120_000_000
+    preview_max_pdf_pages: int = 2000
+    preview_max_bytes: int = 512 * MiB
+    # `clinifile previews rebuild` makes at most this many previews a second
+    preview_rebuild_per_second: float = 2.0
     # webhooks: deliver to loopback, private, link-local and unique-local addresses too (tests,
     # on-premises receivers); off, only addresses that are public are ever connected to
     webhook_allow_private: bool = False

@@ -33,6 +33,7 @@ each caught where it is raised:
     Exception
     ├── BadRequest               a 400 with its message (api.errors)
     ├── BodyTooLarge             a request body past its cap (api.middleware)
+    ├── NoPreview                why a file gets no preview (previews.render, in its child)
     └── _StopRequested           SIGTERM while serve starts its parts (cli.serve)
     RuntimeError
     └── WeedNotFound             no SeaweedFS binary to run (storage.seaweed)

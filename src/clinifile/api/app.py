@@ -26,6 +26,7 @@ from clinifile.api.routes import (
     audit_events,
     patient_cases,
     patients,
+    previews,
     users,
     webhooks,
 )
@@ -50,7 +51,16 @@ def create_app(runtime: Runtime) -> FastAPI:
         settings.rate_limit_storage, settings.rate_limit_per_minute, settings.rate_limit_key_prefix
     )
     errors.install(app)
-    routers = (patients, attachments, audit_events, account, users, webhooks, patient_cases)
+    routers = (
+        patients,
+        attachments,
+        previews,
+        audit_events,
+        account,
+        users,
+        webhooks,
+        patient_cases,
+    )
     for module in routers:
         app.include_router(module.router, dependencies=[Depends(require_user_agent)])
     mount_page(app)

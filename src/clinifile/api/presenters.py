@@ -104,6 +104,9 @@ def attachment_at(base: str, record: Attachment) -> dict[str, Any]:
         created_at=_iso(record.created_at),
         updated_at=_iso(record.updated_at),
         content=_linked(f"{self_url}/content") if completed else None,
+        preview=_linked(f"{self_url}/preview")
+        if completed and record.preview_state == "ready"
+        else None,
         patient=_linked(f"{base}/v1/patients/{record.patient_id}"),
         user=_linked(f"{base}/v1/users/{record.user_id}"),
         links=Links(self=self_url),

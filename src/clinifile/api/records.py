@@ -55,6 +55,11 @@ class AttachmentRecord(BaseModel):
     created_at: str
     updated_at: str
     content: Linked | None = Field(description="the download link; null until processed")
+    preview: Linked | None = Field(
+        default=None,
+        description="clinifile addition: the preview's link (GET it with ?size=small|large); "
+        "null until one is made, and for files that get none",
+    )
     patient: Linked
     user: Linked
     links: Links
@@ -87,7 +92,7 @@ class AuditEventRecord(BaseModel):
     id: str = Field(pattern=r"^[0-9]+$")
     action: str = Field(
         description="patient_attachment.create, .update, .archive, .unarchive, .download, "
-        ".quarantine, "
+        ".preview, .quarantine, "
         ".release (an operator) or .delete (an operator removed a quarantined file)",
         examples=["patient_attachment.download"],
     )

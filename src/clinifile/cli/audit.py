@@ -20,6 +20,7 @@ ACTIONS = (
     "archive",
     "unarchive",
     "download",
+    "preview",
     "quarantine",
     "release",
     "delete",

@@ -129,5 +129,9 @@ def quarantine_stored(
         state=AttachmentState.QUARANTINED,
         quarantine_key=quarantine_key,
         failure_reason=reason,
+        # its previews go with the permanent file (worker.quarantine deletes both)
+        preview_state=None,
+        preview_reason=None,
+        preview_prefix=None,
         **scan,
     )

@@ -24,6 +24,8 @@ class Action(StrEnum):
     ARCHIVE = "patient_attachment.archive"
     UNARCHIVE = "patient_attachment.unarchive"
     DOWNLOAD = "patient_attachment.download"
+    # a preview shows patient data too (clinifile addition)
+    PREVIEW = "patient_attachment.preview"
     # not served: infected or a blocked type (by the worker or a rescan)
     QUARANTINE = "patient_attachment.quarantine"
     # an operator let a quarantined file be served (the reason they gave)

@@ -26,7 +26,7 @@ from clinifile.errors import NotFound, ObjectNotFound, found
 from clinifile.runtime import Runtime
 from clinifile.services import audit, events
 from clinifile.services.events import EventType
-from clinifile.services.object_keys import permanent_key, quarantine_key
+from clinifile.services.object_keys import permanent_key, preview_keys, quarantine_key
 from clinifile.storage.base import ObjectInfo, ObjectStore
 from clinifile.worker import judging, promotion
 from clinifile.worker.promotion import Scan, Source
@@ -92,7 +92,7 @@ def quarantine_stored(
             events.emit_for(session, EventType.QUARANTINED, row.id)
     if won:
         log.warning("attachment %s quarantined by a rescan: %s", row.id, scan.signature)
-        store.delete(row.permanent_key)
+        store.delete_many([row.permanent_key, *preview_keys(row.preview_prefix)])
     return won
 
 

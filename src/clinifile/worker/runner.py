@@ -17,7 +17,7 @@ import uuid
 
 from clinifile.db import attachments as attachments_db
 from clinifile.runtime import Runtime
-from clinifile.worker import steps
+from clinifile.worker import previewing, steps
 from clinifile.worker.deliverer import Deliverer
 from clinifile.worker.delivery import Render
 from clinifile.worker.processing import process_job
@@ -52,6 +52,8 @@ class Worker:
         if job is None:
             return False
         process_job(self.runtime, job)
+        # its own step: a preview that cannot be made never fails the attachment
+        previewing.after_job(self.runtime, job.id)
         return True
 
     def run_until_idle(self) -> int:
