@@ -37,15 +37,25 @@ class Served:
         self.log = data_dir.parent / f"serve-{port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, default_data_dir: bool = False, **settings: str) -> str:
-        """default_data_dir: as the README runs it, from the folder, ./clinifile-data;
-        settings: CLINIFILE_* variables (none of the test run's own are passed on)."""
+    def start(self, *flags: str, default_data_dir: bool = False, **settings: str) -> str:
+        """flags: more of serve's options; default_data_dir: as the README runs it, from the
+        folder, ./clinifile-data; settings: CLINIFILE_* variables (none of the test run's
+        own are passed on)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIFILE_")}
         env.update(settings)
         where = [] if default_data_dir else ["--data-dir", str(self.data_dir)]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [*CLINIFILE, "serve", *where, "--port", str(self.port), "--log-level", "debug"],
+                [
+                    *CLINIFILE,
+                    "serve",
+                    *where,
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "debug",
+                    *flags,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -97,12 +107,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
         log_scan.keep_log_records(server.output(), f"serve-{server.port}")
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl binary")
-def test_serve_prints_a_key_and_a_curl_example_that_works(served: Served, tmp_path: Path) -> None:
-    output = served.start(default_data_dir=True)
+def _run_the_example(output: str, workdir: Path) -> None:
+    """Runs the copy-paste example serve printed, as a user pastes it into bash."""
     snippet = output[output.index("KEY='") : output.index("echo 'downloaded the same bytes'")]
     snippet += "echo 'downloaded the same bytes'\n"
-    workdir = tmp_path / "curl"
     workdir.mkdir()
     run = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", snippet],
@@ -116,6 +124,12 @@ def test_serve_prints_a_key_and_a_curl_example_that_works(served: Served, tmp_pa
     assert "<PostResponse>" in run.stdout
     assert '"processing_completed":false' in run.stdout
     assert "downloaded the same bytes" in run.stdout
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl binary")
+def test_serve_prints_a_key_and_a_curl_example_that_works(served: Served, tmp_path: Path) -> None:
+    output = served.start(default_data_dir=True)
+    _run_the_example(output, tmp_path / "curl")
     key = re.search(r"KEY='([^']+)'", output)
     assert key is not None
     assert key.group(1) not in (served.data_dir / "clinifile.db").read_bytes().decode("latin-1"), (
@@ -181,3 +195,26 @@ def test_bad_cli_input_exits_nonzero_with_a_message(served: Served) -> None:
     result = served.cli("keys", "create", "--account", "424242")
     assert result.returncode == 2
     assert "424242" in result.stderr
+
+
+def _children(pid: int) -> list[str]:
+    result = subprocess.run(
+        ["ps", "--ppid", str(pid), "-o", "args="], capture_output=True, text=True, check=False
+    )
+    return result.stdout.splitlines()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl binary")
+def test_serve_with_two_api_processes_runs_the_example_and_stops_on_ctrl_c(
+    served: Served, tmp_path: Path
+) -> None:
+    output = served.start("--api-processes", "2")
+    assert served.process is not None
+    api_processes = [c for c in _children(served.process.pid) if "spawn_main" in c]
+    assert len(api_processes) == 2, _children(served.process.pid)
+
+    _run_the_example(output, tmp_path / "curl")
+
+    assert served.stop() == 0
+    assert _children(served.process.pid) == []
+    assert _weed_processes(served.data_dir) == [], "Ctrl-C must stop SeaweedFS too"
