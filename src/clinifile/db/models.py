@@ -152,6 +152,13 @@ class Attachment(Base):
     preview_prefix: Mapped[str | None] = mapped_column(String(1200), nullable=True)
     previewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    # previews (clinifile.previews): None (none made yet), "ready" (small.webp and large.webp
+    # under preview_prefix) or "none" (preview_reason says why)
+    preview_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    preview_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    preview_prefix: Mapped[str | None] = mapped_column(String(1200), nullable=True)
+    previewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Cliniko's: when it was pinned (null: not pinned)
