@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = None
     # request bodies larger than this are refused with 413 (the API takes small JSON only)
     max_request_body_bytes: int = 64 * 1024
+    # `clinifile worker` serves Prometheus' /metrics on this port (none: no listener) and
+    # address; the API serves its own at /metrics on its port
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     worker_enabled: bool = True
     worker_poll_seconds: float = 0.5

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinifile import __version__
 from clinifile.api import errors
 from clinifile.api.deps import require_user_agent
+from clinifile.api.metrics import RequestMetrics, metrics_endpoint
 from clinifile.api.middleware import (
     BodySizeLimit,
     ForwardedHeaders,
@@ -69,11 +70,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     # rate limit's headers
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodySizeLimit, limit=runtime.settings.max_request_body_bytes)
+    # inside ForwardedHeaders, which copies the scope: it reads the route the router set
+    app.add_middleware(RequestMetrics)
     app.add_middleware(ForwardedHeaders, trusted=runtime.settings.forwarded_allow_ips)
     app.add_middleware(SafeHeaders, prefix=PAGE_PREFIX, prefix_headers=page_headers(runtime))
 
     app.get("/healthz", include_in_schema=False)(healthz)
     app.get("/readyz", include_in_schema=False)(readyz)
+    app.get("/metrics", include_in_schema=False)(metrics_endpoint)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 

@@ -51,8 +51,15 @@ def worker_command(
     signal.signal(signal.SIGINT, request_stop)
     pool.start()
     log.info("%d worker(s) running", concurrency)
+    listener = None
+    if settings.metrics_port is not None:
+        from clinifile.metrics import serve_metrics
+
+        listener, _ = serve_metrics(runtime, settings.metrics_host, settings.metrics_port)
     while not stopping.wait(1.0):
         pass
     pool.stop(shutdown_timeout)
+    if listener is not None:
+        listener.shutdown()
     runtime.close()
     log.info("stopped")

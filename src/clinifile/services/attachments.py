@@ -7,6 +7,7 @@ import logging
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from clinifile import metrics
 from clinifile.db import accounts as accounts_db
 from clinifile.db import attachments as attachments_db
 from clinifile.db import patients as patients_db
@@ -40,12 +41,14 @@ def _find_uploaded_object(
         )
     except InvalidUploadUrl as error:
         log.info("refused upload_url for account %s: %s", account.id, error)
+        metrics.refused(metrics.INVALID_UPLOAD_URL)
         raise ValidationFailed(INVALID_UPLOAD) from error
     for key in candidates:
         info = store.head(key)
         if info is not None:
             return info
     log.info("refused upload_url for account %s: no such object", account.id)
+    metrics.refused(metrics.NO_SUCH_OBJECT)
     raise ValidationFailed(INVALID_UPLOAD)
 
 
@@ -64,6 +67,7 @@ def create(
     """
     account_id = principal.account_id
     if patients.active_patients_account(runtime, account_id, patient_id) is None:
+        metrics.refused(metrics.UNKNOWN_PATIENT)
         raise ValidationFailed({"patient_id": "does not exist"})
     info = _find_uploaded_object(runtime, principal, patient_id, upload_url)
     try:
@@ -71,6 +75,7 @@ def create(
             if not accounts_db.reserve(session, account_id, info.size):
                 account = accounts_db.get(session, account_id)
                 assert account is not None
+                metrics.refused(metrics.STORAGE_LIMIT)
                 raise storage_limit_error(account)
             attachment = attachments_db.insert(
                 session,
@@ -87,6 +92,7 @@ def create(
             attachments_db.notify_new_work(session)
     except IntegrityError as error:
         # the unique temp_key: this upload already backs an attachment
+        metrics.refused(metrics.ALREADY_REGISTERED)
         raise ValidationFailed(INVALID_UPLOAD) from error
     runtime.work_enqueued()
     return attachment

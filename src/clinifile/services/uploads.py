@@ -12,6 +12,7 @@ import hmac
 import secrets
 from urllib.parse import unquote
 
+from clinifile import metrics
 from clinifile.config import Settings
 from clinifile.db.models import Account
 from clinifile.domain.storage import remaining_bytes, upload_max_bytes
@@ -65,9 +66,11 @@ def presign(
         raise storage_limit_error(account)
     max_bytes = upload_max_bytes(settings.max_file_size_bytes, remaining)
     temp_id = issue_temp_id(secret, account.id, patient_id)
-    return store.presign_post(
+    post = store.presign_post(
         temp_prefix(account.id, patient_id, temp_id), max_bytes, settings.presign_expires_seconds
     )
+    metrics.PRESIGNS.inc()
+    return post
 
 
 def _key_candidates(upload_url: str, bucket_url: str) -> list[str]:

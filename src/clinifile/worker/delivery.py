@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.orm import Session
 
-from clinifile import __version__, webhooks
+from clinifile import __version__, metrics, webhooks
 from clinifile.config import Settings
 from clinifile.db import webhook_deliveries as deliveries_db
 from clinifile.db import webhooks as webhooks_db
@@ -170,6 +170,7 @@ def settle(runtime: Runtime, owner: str, attempted: list[Attempted]) -> None:
     with runtime.transaction() as session:
         for leased, outcome in attempted:
             _record(session, runtime.settings, owner, leased, outcome)
+            metrics.webhook_delivery(outcome.delivered)
 
 
 class Payloads:

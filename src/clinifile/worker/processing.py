@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 
+from clinifile import metrics
 from clinifile.errors import LeaseLost, OverQuota, ScanError, StorageError
+from clinifile.metrics import timed
 from clinifile.runtime import Runtime
 from clinifile.worker import steps
 from clinifile.worker.judging import BlockedType, Infected
@@ -57,10 +59,11 @@ def process_job(runtime: Runtime, job: Job) -> None:
 
 def _finish(runtime: Runtime, job: Job) -> None:
     try:
-        source = steps.inspect(runtime, job)
-        job = steps.settle(runtime, job, source)
-        steps.judge(runtime, source)
-        stored = steps.promote(runtime, job, source)
-        steps.complete(runtime, job, source, stored)
+        source = timed("inspect", steps.inspect, runtime, job)
+        metrics.scanned(source.scan)
+        job = timed("settle", steps.settle, runtime, job, source)
+        timed("judge", steps.judge, runtime, source)
+        stored = timed("promote", steps.promote, runtime, job, source)
+        timed("complete", steps.complete, runtime, job, source, stored)
     except RULES.errors as error:
         RULES.rescue(runtime, job, error)

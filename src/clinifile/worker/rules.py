@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from clinifile import metrics
 from clinifile.config import Settings
 from clinifile.errors import LeaseLost
 from clinifile.runtime import Runtime
@@ -89,6 +90,13 @@ class QuarantineOn:
 Rule = RetryOn | FailOn | QuarantineOn
 
 
+def _answer(rule: Rule, runtime: Runtime, job: Job) -> str:
+    """The metrics' name for the rule's answer (a retry whose budget is spent fails)."""
+    if isinstance(rule, RetryOn):
+        return "retry" if job.attempts < getattr(runtime.settings, rule.attempts) else "fail"
+    return "fail" if isinstance(rule, FailOn) else "quarantine"
+
+
 class Rules:
     """Rules matched in order; `errors` is what a job's `except` clause catches."""
 
@@ -110,6 +118,7 @@ class Rules:
         rule = self.rule_for(error)
         if rule is None:
             raise error
+        metrics.job_error(error, ANSWERS[type(rule)])
         try:
             rule.rescue(runtime, job, error)
         except self.errors as later:
