@@ -118,7 +118,7 @@ class Rules:
         rule = self.rule_for(error)
         if rule is None:
             raise error
-        metrics.job_error(error, ANSWERS[type(rule)])
+        metrics.job_error(error, _answer(rule, runtime, job))
         try:
             rule.rescue(runtime, job, error)
         except self.errors as later:
