@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     presign_expires_seconds: int = 3600
     download_expires_seconds: int = 300
     max_file_size_bytes: int = 5 * GiB
+    # resumable multipart uploads (/v1/.../attachment_multipart_uploads): the largest file
+    # (S3's limit), and how long an opened upload may take before the sweep aborts it
+    max_multipart_file_size_bytes: int = 5 * 1024 * GiB
+    multipart_expires_seconds: int = 7 * 24 * 3600
     # the staff page (/app) sends a file larger than this as a resumable multipart upload
     # (parallel parts, resumed after a dropped network or a reload), a smaller one in one POST;
     # the page reads it from /app/config.json

@@ -6,6 +6,7 @@
     ├── ValidationFailed         request data is wrong; carries {field: message}
     ├── RateLimited              too many requests for one API key
     ├── ProcessingNotComplete    content asked for before the worker finished
+    ├── UploadEnded              a multipart upload was completed, aborted or expired
     ├── OverQuota                an upload grew past its account's storage limit (worker)
     ├── LeaseLost                a worker no longer holds the job it was running
     ├── StorageError             the object store failed
@@ -94,6 +95,10 @@ class RateLimited(ClinifileError):
 
 class ProcessingNotComplete(ClinifileError):
     pass
+
+
+class UploadEnded(ClinifileError):
+    """A multipart upload asked for after it was completed, aborted or expired (409)."""
 
 
 class OverQuota(ClinifileError):

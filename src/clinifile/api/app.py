@@ -25,6 +25,7 @@ from clinifile.api.routes import (
     account,
     attachments,
     audit_events,
+    multipart_uploads,
     patient_cases,
     patients,
     previews,
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         users,
         webhooks,
         patient_cases,
+        multipart_uploads,
     )
     for module in routers:
         app.include_router(module.router, dependencies=[Depends(require_user_agent)])

@@ -17,6 +17,7 @@ from clinifile.errors import (
     ProcessingNotComplete,
     RateLimited,
     StorageUnavailable,
+    UploadEnded,
     ValidationFailed,
 )
 
@@ -94,6 +95,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProcessingNotComplete)
     def _processing(_: Request, exc: ProcessingNotComplete) -> JSONResponse:
+        return message(409, str(exc))
+
+    @app.exception_handler(UploadEnded)
+    def _upload_ended(_: Request, exc: UploadEnded) -> JSONResponse:
         return message(409, str(exc))
 
     @app.exception_handler(StorageUnavailable)

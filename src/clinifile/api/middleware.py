@@ -64,6 +64,11 @@ class BodyTooLarge(Exception):
         super().__init__(f"Request body too large: the API takes at most {limit} bytes")
 
 
+# the completion of a multipart upload names every part (at most 10,000): it may be larger
+MULTIPART_PREFIX = "/v1/attachment_multipart_uploads/"
+COMPLETE_BODY_LIMIT = 1024 * 1024
+
+
 class BodySizeLimit:
     """Refuses bodies over `limit` bytes: at once by Content-Length, else while reading."""
 
@@ -75,12 +80,16 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit
+        path = scope.get("path", "")
+        if path.startswith(MULTIPART_PREFIX) and path.endswith("/complete"):
+            limit = max(limit, COMPLETE_BODY_LIMIT)  # a list of up to 10,000 parts
         length = _header(scope, b"content-length")
         if length is None and _header(scope, b"transfer-encoding") is None:
             await self.app(scope, receive, send)  # no body can follow
             return
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _send_json(send, 413, str(BodyTooLarge(self.limit)))
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _send_json(send, 413, str(BodyTooLarge(limit)))
             return
         seen = 0
         too_large = False
@@ -90,7 +99,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     # stop reading; whatever the app answers is replaced by the 413 below
                     too_large = True
                     return {"type": "http.request", "body": b"", "more_body": False}
@@ -100,7 +109,7 @@ class BodySizeLimit:
             if not too_large:
                 await send(message)
             elif message["type"] == "http.response.start":
-                await _send_json(send, 413, str(BodyTooLarge(self.limit)))
+                await _send_json(send, 413, str(BodyTooLarge(limit)))
 
         await self.app(scope, limited, answer)
 

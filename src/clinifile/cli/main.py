@@ -13,6 +13,7 @@ import typer
 from clinifile.cli.audit import audit_command
 from clinifile.cli.files import download_command, ls_command, upload_command
 from clinifile.cli.logs import configure_logging
+from clinifile.cli.previews import previews_app
 from clinifile.cli.quarantine import quarantine_app, rescan_command
 from clinifile.cli.serve import serve_command
 from clinifile.cli.settings import DataDirOption, load_settings, open_runtime
@@ -40,6 +41,7 @@ app.command("ls")(ls_command)
 app.command("audit")(audit_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(previews_app, name="previews")
 app.command("rescan")(rescan_command)
 
 

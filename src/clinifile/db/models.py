@@ -270,3 +270,29 @@ class WebhookDelivery(Base):
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MultipartUpload(Base):
+    """A multipart upload a client opened (issue 17; db.multipart_uploads): the store's
+    upload id stays on the server. state: open, completing, completed or aborted."""
+
+    __tablename__ = "multipart_uploads"
+    __table_args__ = (
+        Index("ix_multipart_uploads_state_expires", "state", "expires_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    region: Mapped[str] = mapped_column(String(32))
+    object_key: Mapped[str] = mapped_column(String(1200))
+    store_upload_id: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    part_size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    etag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -34,6 +34,20 @@ class PresignedPost:
     fields: dict[str, str]
 
 
+@dataclass(frozen=True)
+class UploadedPart:
+    number: int  # 1 to 10,000
+    size: int  # in bytes
+    etag: str  # without quotes
+
+
+@dataclass(frozen=True)
+class MultipartUploadInfo:
+    key: str
+    upload_id: str
+    initiated: datetime | None  # timezone-aware
+
+
 class ObjectStore(Protocol):
     @property
     def bucket_url(self) -> str:
@@ -112,3 +126,50 @@ class ObjectStore(Protocol):
         StorageError: StorageUnavailable when the store cannot be reached (or answers
         5xx), a StorageError naming the bucket when it does not exist, a StorageError for
         credentials it refuses."""
+
+    # Multipart uploads: a large object sent in parts (at most 10,000; each at least 5 MiB
+    # but the last), straight from the client with presigned part URLs.
+
+    def create_multipart(self, key: str, *, content_type: str | None) -> str:
+        """Starts a multipart upload of key (stored privately, with content_type when
+        given) and returns its upload id. Nothing is visible at key until it completes."""
+
+    def presign_upload_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
+        """A URL whose plain PUT of bytes stores them as part number of the upload and
+        answers its ETag header; sending a part again replaces it. Refused (403) once
+        expires_in seconds have passed; refused (404 NoSuchUpload) once the upload was
+        completed or aborted. The store cannot limit the part's size: check it in
+        list_parts before completing."""
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """The parts the store holds for the upload, by number, every page of them.
+        ObjectNotFound when there is no such upload (never started, completed, aborted)."""
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+        """Joins the parts named (number, ETag), in ascending order, into the object at key
+        and returns its ETag. StorageError when a part is missing or its ETag is not the
+        store's (nothing is stored); ObjectNotFound when there is no such upload."""
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drops the upload and every part of it; aborting one that is gone is not an
+        error. Its part URLs are refused afterwards."""
+
+    def iter_multipart_uploads(self, prefix: str) -> Iterator[list[MultipartUploadInfo]]:
+        """Every multipart upload not completed or aborted whose key starts with prefix, in
+        pages, each with its key, upload id and when it was started."""
+
+    def copy_multipart(
+        self,
+        source_key: str,
+        dest_key: str,
+        *,
+        if_match: str,
+        size: int,
+        part_size: int,
+        content_type: str,
+        content_disposition: str,
+    ) -> str:
+        """copy for objects over 5 GiB (one CopyObject's limit): the source's bytes copied
+        part by part inside the store (UploadPartCopy), each part only while the source
+        still has ETag if_match (PreconditionFailed otherwise, and nothing is written);
+        size is the source's size. Returns the copy's ETag."""

@@ -12,20 +12,19 @@ import boto3
 from botocore.auth import ISO8601, S3SigV4PostAuth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, EndpointConnectionError
+from botocore.exceptions import ClientError
 
 from clinifile.errors import (
     ObjectNotFound,
-    PreconditionFailed,
     StorageError,
-    StorageUnavailable,
 )
 from clinifile.storage.base import ObjectInfo, PresignedPost
+from clinifile.storage.s3_errors import status_of as _status
+from clinifile.storage.s3_errors import translate as _translate
+from clinifile.storage.s3_multipart import S3Multipart
 
 log = logging.getLogger(__name__)
 
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
-_PRECONDITION = {"412", "PreconditionFailed"}
 # S3's DeleteObjects takes at most 1,000 keys a request
 DELETE_BATCH = 1000
 
@@ -56,29 +55,7 @@ def make_client(
     )
 
 
-def _status(error: Exception) -> int:
-    if isinstance(error, ClientError):
-        return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-    return 0
-
-
-def _translate(error: Exception, key: str) -> Exception:
-    if isinstance(error, ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        status = _status(error)
-        if code in _NOT_FOUND:
-            return ObjectNotFound(f"object {key!r} does not exist")
-        if code in _PRECONDITION:
-            return PreconditionFailed(f"object {key!r} changed since it was checked")
-        if status >= 500:
-            return StorageUnavailable(f"object store answered {status} {code} for {key!r}")
-        return StorageError(f"object store refused {key!r}: {code}")
-    if isinstance(error, EndpointConnectionError | ConnectionError | BotoCoreError):
-        return StorageUnavailable(f"object store unreachable: {type(error).__name__}")
-    return error
-
-
-class S3Store:
+class S3Store(S3Multipart):
     def __init__(self, client: Any, bucket: str) -> None:
         self._client = client
         self.bucket = bucket
@@ -305,7 +282,8 @@ class S3Store:
             "CORSRules": [
                 {
                     "AllowedOrigins": origins,
-                    "AllowedMethods": ["POST"],
+                    # PUT: the parts of multipart uploads (their ETag read by the page)
+                    "AllowedMethods": ["POST", "PUT"],
                     "AllowedHeaders": ["*"],
                     "ExposeHeaders": ["ETag", "Location"],
                     "MaxAgeSeconds": 3600,
