@@ -103,11 +103,14 @@ def page(
     id_column: Any,
     list_query: ListQuery,
     folded: Folded | None = None,
+    total: int | None = None,
 ) -> tuple[list[Any], int]:
     """One page of query's rows under list_query's filters, sort and position, and how
-    many rows match in all."""
+    many rows match in all (total when the caller knows it: maintained counts, else a
+    COUNT)."""
     query, count = _filtered(query, columns, list_query, id_column, folded)
-    total = session.scalar(count) or 0
+    if total is None:
+        total = session.scalar(count) or 0
     rows = session.scalars(query.offset(list_query.offset).limit(list_query.per_page)).all()
     return list(rows), int(total)
 

@@ -92,7 +92,23 @@ class Attachment(Base):
     __table_args__ = (
         Index("ix_attachments_account_archived_id", "account_id", "archived_at", "id"),
         Index("ix_attachments_patient_archived_id", "patient_id", "archived_at", "id"),
-        Index("ix_attachments_account_archived_created", "account_id", "archived_at", "created_at"),
+        # the lists' default order (created_at, then id), the account's and a patient's
+        Index(
+            "ix_attachments_account_archived_created_id",
+            "account_id",
+            "archived_at",
+            "created_at",
+            "id",
+        ),
+        Index(
+            "ix_attachments_patient_archived_created_id",
+            "patient_id",
+            "archived_at",
+            "created_at",
+            "id",
+        ),
+        # the size filter, and its count from the index alone
+        Index("ix_attachments_account_archived_size", "account_id", "archived_at", "size"),
         Index("ix_attachments_state_next_attempt_at", "state", "next_attempt_at"),
     )
 
@@ -142,6 +158,19 @@ class Attachment(Base):
     pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AttachmentCount(Base):
+    """How many attachments an account (patient_id 0) and each of its patients hold, live
+    and archived: changed in the transactions that insert and archive them (db.counts), read
+    for the lists' total_entries."""
+
+    __tablename__ = "attachment_counts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    live: Mapped[int] = mapped_column(BigInteger, default=0)
+    archived: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class AuditEvent(Base):
