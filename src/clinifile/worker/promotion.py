@@ -28,6 +28,9 @@ from clinifile.services.sniffing import detect_content_type
 from clinifile.storage.base import ObjectInfo, ObjectStore
 
 CHUNK_BYTES = 1024 * 1024
+# S3's CopyObject copies at most 5 GiB; a larger object is copied in parts of this size
+SINGLE_COPY_MAX_BYTES = 5 * 1024**3
+COPY_PART_BYTES = 512 * 1024 * 1024
 
 
 class UploadMissing(ObjectNotFound):
@@ -158,13 +161,25 @@ def copy_verified(
     """Copies the source to permanent_key server-side (over whatever is there: an earlier
     run's copy or anything else) and checks the copy's size and SHA-256 against the
     upload's; CopyMismatch if they differ. The upload stays."""
-    etag = store.copy(
-        source.info.key,
-        permanent_key,
-        if_match=source.info.etag,
-        content_type=source.content_type,
-        content_disposition=content_disposition(filename),
-    )
+    if source.info.size > SINGLE_COPY_MAX_BYTES:
+        # over one CopyObject's limit: copied part by part inside the store (UploadPartCopy)
+        etag = store.copy_multipart(
+            source.info.key,
+            permanent_key,
+            if_match=source.info.etag,
+            size=source.info.size,
+            part_size=max(COPY_PART_BYTES, -(-source.info.size // 10_000)),
+            content_type=source.content_type,
+            content_disposition=content_disposition(filename),
+        )
+    else:
+        etag = store.copy(
+            source.info.key,
+            permanent_key,
+            if_match=source.info.etag,
+            content_type=source.content_type,
+            content_disposition=content_disposition(filename),
+        )
     copied = ObjectInfo(key=permanent_key, size=source.info.size, etag=etag)
     if etag == source.info.etag:
         # the store's own content hash of the copy is the upload's, whose bytes were hashed

@@ -23,6 +23,7 @@ from clinifile.domain.states import AttachmentState
 from clinifile.errors import StorageError
 from clinifile.runtime import Runtime
 from clinifile.storage.base import ObjectInfo, ObjectStore
+from clinifile.worker.sweep_multipart import sweep_multipart
 
 log = logging.getLogger(__name__)
 
@@ -73,4 +74,6 @@ def sweep(runtime: Runtime, min_age_seconds: float | None = None) -> int:
                     deleted += _delete(store, doomed)
     if deleted:
         log.info("sweep deleted %d abandoned uploads", deleted)
+    # multipart uploads past their expiry (plus the same margin), or that no upload names
+    sweep_multipart(runtime, age)
     return deleted
