@@ -27,7 +27,8 @@ def content_security_policy(runtime: Runtime) -> str:
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            "img-src 'self' data:",
+            # previews are shown from the buckets (presigned GETs of image/webp objects)
+            f"img-src 'self' data: {buckets}",
             f"connect-src 'self' {buckets}",
             "base-uri 'none'",
             "form-action 'self'",

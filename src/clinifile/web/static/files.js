@@ -5,6 +5,7 @@
 import { api, Cancelled, listPath } from "./api.js";
 import { formatSize, formatTime, plural, typeName } from "./format.js";
 import { settledState, uploadsBusy } from "./uploads.js";
+import { openViewer, thumbnail } from "./viewer.js";
 
 const FILES_PER_PAGE = 25;
 const REFRESH_MS = 1000; // while a listed file is being processed
@@ -22,6 +23,7 @@ export const files = {
   name: "",
   archived: false,
   selected: new Map(), // id → record, across pages
+  shown: [], // the completed files of the page, as the viewer moves among them
 };
 
 let say = () => {};
@@ -105,6 +107,7 @@ function render(body) {
     const row = form.closest("tr");
     editing.set(row.dataset.id, row);
   }
+  files.shown = body.patient_attachments.filter((file) => file.processing_completed);
   tbody.replaceChildren(...body.patient_attachments.map((file) => editing.get(file.id) ?? fileRow(file)));
   const empty = $("#attachments-empty");
   empty.hidden = body.patient_attachments.length > 0;
@@ -177,8 +180,10 @@ function fileRow(file) {
 
   const about = element("div", "file");
   about.append(element("span", "name", file.filename ?? "(being processed)"));
-  about.append(descriptionLine(file, label));
-  cell(row, "File", about);
+  const look = (shown, from) => openViewer(shown, files.shown, from, download);
+  const withThumb = element("div", "file-with-thumb");
+  withThumb.append(thumbnail(file, look), about);
+  cell(row, "File", withThumb);
 
   const type = element("span", "", typeName(file.content_type, file.filename ?? ""));
   if (file.content_type) type.title = file.content_type;

@@ -1,0 +1,124 @@
+"""Previews on the page, in Chromium: thumbnails beside the files (alt text: the file's name),
+and the viewer opened from one, moved through and closed by keyboard (focus back on the row)
+and by touch at phone width. Screenshots in test-output/browser/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from clinifile.client import Client
+from clinifile.runtime import Runtime
+from tests import preview_samples as ps
+from tests.browser.helpers import OVERFLOW, sign_in, until
+from tests.factories import Tenant, make_tenant, wait_for
+from tests.live_server import LiveServer
+
+FILES = {
+    "hand.png": lambda: ps.image_bytes("PNG"),
+    "referral.pdf": ps.pdf_with_red_square,
+    "notes.txt": lambda: b"no preview for words\n",
+}
+
+
+def _stored(server: LiveServer, tenant: Tenant, tmp_path: Path) -> dict[str, str]:
+    """Uploads the files in order and waits for the previews the worker makes after each."""
+    ids = {}
+    with Client(tenant.key, server.url) as client:
+        for name, make in FILES.items():
+            path = tmp_path / name
+            path.write_bytes(make())
+            ids[name] = str(client.upload(tenant.patient_id, path, wait=True)["id"])
+        for name in ("hand.png", "referral.pdf"):
+            wait_for(lambda n=name: client.attachment(ids[n])["preview"], timeout=60)
+    return ids
+
+
+def _loaded(page: Any, selector: str) -> bool:
+    return bool(
+        page.evaluate(
+            "(s) => { const i = document.querySelector(s);"
+            " return !!i && i.complete && i.naturalWidth > 0; }",
+            selector,
+        )
+    )
+
+
+def _focused_label(page: Any) -> str | None:
+    return page.evaluate("() => document.activeElement?.getAttribute('aria-label')")  # type: ignore[no-any-return]
+
+
+def test_thumbnails_and_the_viewer_by_keyboard(
+    page: Any, server: LiveServer, runtime: Runtime, tmp_path: Path, screenshot: Any
+) -> None:
+    tenant = make_tenant(runtime)
+    _stored(server, tenant, tmp_path)
+    sign_in(page, server, tenant.key, f"#/patients/{tenant.patient_id}")
+    expect(page.locator("#attachments-table tbody tr")).to_have_count(3)
+    for name in ("hand.png", "referral.pdf"):
+        thumb = page.locator(f'#attachments-table img[alt="{name}"]')
+        expect(thumb).to_have_attribute("loading", "lazy")
+        until(
+            page,
+            lambda n=name: _loaded(page, f'#attachments-table img[alt="{n}"]'),
+            what=f"{name}'s thumbnail",
+        )
+    # a file with no preview has no thumbnail to open
+    expect(page.get_by_role("button", name="Preview notes.txt")).to_have_count(0)
+    screenshot("previews-thumbnails")
+
+    opener = page.get_by_role("button", name="Preview hand.png")
+    opener.focus()
+    page.keyboard.press("Enter")
+    viewer = page.get_by_role("dialog", name="hand.png")
+    expect(viewer).to_be_visible()
+    until(page, lambda: _loaded(page, "#viewer .viewer-image img"), what="the large preview")
+    expect(viewer.get_by_role("button", name="Download")).to_be_visible()
+    expect(viewer.locator(".viewer-details")).to_contain_text("PNG")
+    width = page.evaluate("() => document.querySelector('#viewer .viewer-image img').naturalWidth")
+    assert width == 800  # the large preview, not the thumbnail
+    screenshot("previews-viewer")
+
+    # newest first, as the table: notes.txt, referral.pdf, hand.png
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("dialog", name="referral.pdf")).to_be_visible()
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("dialog", name="notes.txt")).to_be_visible()
+    expect(page.locator("#viewer .viewer-none")).to_be_visible()
+    page.keyboard.press("ArrowLeft")  # the first: stays
+    expect(page.get_by_role("dialog", name="notes.txt")).to_be_visible()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("dialog", name="referral.pdf")).to_be_visible()
+    until(page, lambda: _loaded(page, "#viewer .viewer-image img"), what="the PDF's preview")
+    screenshot("previews-viewer-pdf")
+    page.keyboard.press("Escape")
+    expect(page.locator("#viewer")).to_be_hidden()
+    assert _focused_label(page) == "Preview hand.png"
+
+
+def test_the_viewer_at_phone_width_by_touch(
+    page: Any, server: LiveServer, runtime: Runtime, tmp_path: Path, screenshot: Any
+) -> None:
+    tenant = make_tenant(runtime)
+    _stored(server, tenant, tmp_path)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, server, tenant.key, f"#/patients/{tenant.patient_id}")
+    page.get_by_role("button", name="Preview referral.pdf").click()
+    viewer = page.get_by_role("dialog", name="referral.pdf")
+    expect(viewer).to_be_visible()
+    until(page, lambda: _loaded(page, "#viewer .viewer-image img"), what="the large preview")
+    box = page.evaluate(
+        "() => { const r = document.querySelector('#viewer').getBoundingClientRect();"
+        " return [r.left, r.right, document.documentElement.clientWidth]; }"
+    )
+    assert box[0] >= -0.5 and box[1] <= box[2] + 0.5, box
+    assert page.evaluate(OVERFLOW) == []
+    screenshot("previews-viewer-phone")
+    viewer.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("dialog", name="hand.png")).to_be_visible()
+    viewer = page.get_by_role("dialog", name="hand.png")
+    viewer.get_by_role("button", name="Close the viewer").click()
+    expect(page.locator("#viewer")).to_be_hidden()
+    assert _focused_label(page) == "Preview referral.pdf"
