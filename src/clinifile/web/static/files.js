@@ -180,6 +180,7 @@ function fileRow(file) {
 
   const about = element("div", "file");
   about.append(element("span", "name", file.filename ?? "(being processed)"));
+  about.append(descriptionLine(file, label));
   const look = (shown, from) => openViewer(shown, files.shown, from, download);
   const withThumb = element("div", "file-with-thumb");
   withThumb.append(thumbnail(file, look), about);
