@@ -1,0 +1,141 @@
+"""The multi-host run: deploy every host in its own network namespace, drive uploads from
+the client host while faults are injected, then check the database and the store.
+
+    python -m tests.cluster [--uploads 1000] [--threads 8] [--root DIR]
+
+Needs root (network namespaces). Exit 0 when every check holds; the report is printed and
+written to ROOT/report.json. Everything it started is torn down, also on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from clinifile.runtime import build_runtime
+from clinifile.services import accounts as accounts_service
+from tests.cluster import checks, netns
+from tests.cluster.faults import FAULTS
+from tests.cluster.hosts import APIS, WORKERS, Deployment, deploy
+
+log = logging.getLogger("cluster")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_tenants(deployment: Deployment, accounts: int, patients: int) -> list[dict[str, Any]]:
+    """Accounts, patients and keys, made as `clinifile accounts create`, `patients create`
+    and `keys create` make them (in one process: each command costs seconds to start here)."""
+    runtime = build_runtime(deployment.settings())
+    tenants = []
+    try:
+        for a in range(accounts):
+            account = accounts_service.create_account(
+                runtime, name=f"Clinic {a}", region="au1", plan="paid", storage_limit_bytes=None
+            )
+            ids = [
+                accounts_service.create_patient(
+                    runtime, account_id=account, first_name="Pat", last_name=f"Ient{p}"
+                )
+                for p in range(patients)
+            ]
+            key = accounts_service.create_api_key(runtime, account)
+            tenants.append({"account": account, "patients": ids, "key": key})
+    finally:
+        runtime.close()
+    return tenants
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    root = Path(args.root or tempfile.mkdtemp(prefix="clinifile-cluster-"))
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)  # the postgres user reaches its data directory inside
+    venv = Path(sys.executable).parent
+    report: dict[str, Any] = {"root": str(root), "uploads": args.uploads}
+    started = time.monotonic()
+    deployment = deploy(root, str(venv / "weed"), str(venv / "clinifile"))
+    report["deploy_seconds"] = round(time.monotonic() - started, 1)
+    tenants = make_tenants(deployment, accounts=3, patients=3)
+    config = {
+        "base_url": deployment.base_url,
+        "uploads": args.uploads,
+        "threads": args.threads,
+        "tenants": tenants,
+        "seed": 18,
+    }
+    (root / "load.json").write_text(json.dumps(config))
+    load = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            deployment.hosts["client"].netns,
+            sys.executable,
+            "-m",
+            "tests.cluster.load",
+            str(root / "load.json"),
+            str(root / "load-out.json"),
+        ],
+        cwd=ROOT,
+        stdout=(root / "logs" / "client-load.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    load_started = time.time()
+    scrapes: list[dict[str, Any]] = []
+    scraper = threading.Thread(target=checks.scrape_during, args=(deployment, load, scrapes))
+    scraper.start()
+    windows = []
+    for fault in FAULTS:
+        if load.poll() is not None:
+            log.warning("the load ended before fault %s", fault.name)
+            break
+        windows.append(fault.inject(deployment))
+    if load.wait(timeout=args.load_timeout) != 0:
+        raise RuntimeError(f"the client's load program failed; see {root}/logs/client-load.log")
+    load_seconds = time.time() - load_started
+    scraper.join()
+    out = json.loads((root / "load-out.json").read_text())
+    report["load_seconds"] = round(load_seconds, 1)
+    report["faults"] = windows
+    report["checks"] = checks.verify(deployment, out, windows, scrapes)
+    report["seconds"] = round(time.monotonic() - started, 1)
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--uploads", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--root", default=None)
+    parser.add_argument("--load-timeout", type=float, default=600)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        report = run(args)
+    finally:
+        netns.teardown()
+    print(json.dumps(report, indent=2))
+    Path(report["root"], "report.json").write_text(json.dumps(report, indent=2))
+    failed = [name for name, check in report["checks"].items() if not check["ok"]]
+    if failed:
+        print(f"FAILED: {', '.join(failed)}; logs in {report['root']}/logs", file=sys.stderr)
+        return 1
+    print("every check holds", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["APIS", "WORKERS"]

@@ -1,0 +1,85 @@
+"""The faults injected while uploads flow, one after another: each breaks a host, waits,
+and makes it whole again; its window (start, end) is when the client may see errors."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.cluster.hosts import Deployment, wait_until
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    before: float  # seconds of normal flow before it
+    down: float  # seconds broken
+    breaks: Callable[[Deployment], None]
+    mends: Callable[[Deployment], None]
+
+    def inject(self, deployment: Deployment) -> dict[str, Any]:
+        time.sleep(self.before)
+        log.info("fault: %s", self.name)
+        start = time.time()
+        self.breaks(deployment)
+        time.sleep(self.down)
+        self.mends(deployment)
+        end = time.time()
+        log.info("fault %s mended after %.1fs", self.name, end - start)
+        return {"name": self.name, "start": start, "end": end, "seconds": round(end - start, 1)}
+
+
+def _kill_worker(d: Deployment) -> None:
+    d.hosts["w1"].kill_all()
+
+
+def _start_worker(d: Deployment) -> None:
+    d.start_worker("w1")
+
+
+def _api_link(up: bool) -> Callable[[Deployment], None]:
+    def change(d: Deployment) -> None:
+        d.hosts["api1"].link(up)
+
+    return change
+
+
+def _stop_volume(d: Deployment) -> None:
+    d.hosts["vol3"].stop("volume")
+
+
+def _start_volume(d: Deployment) -> None:
+    d.start_volume("vol3")
+    wait_until("vol3 to rejoin", lambda: d.volumes_joined() == 3)
+
+
+def _stop_db(d: Deployment) -> None:
+    d.hosts["db"].stop("postgres", timeout=30)
+
+
+def _stop_s3(d: Deployment) -> None:
+    d.hosts["s3"].stop("s3")
+
+
+def _pause_redis(d: Deployment) -> None:
+    d.hosts["redis"].signal("redis", signal.SIGSTOP)
+
+
+def _resume_redis(d: Deployment) -> None:
+    d.hosts["redis"].signal("redis", signal.SIGCONT)
+
+
+FAULTS = (
+    Fault("SIGKILL worker host w1", 3, 4, _kill_worker, _start_worker),
+    Fault("API host api1 link down", 4, 6, _api_link(False), _api_link(True)),
+    Fault("volume host vol3 stopped", 4, 10, _stop_volume, _start_volume),
+    Fault("PostgreSQL restarted", 4, 1, _stop_db, Deployment.start_db),
+    Fault("S3 gateway restarted", 4, 1, _stop_s3, Deployment.start_s3),
+    Fault("Redis paused", 4, 5, _pause_redis, _resume_redis),
+)

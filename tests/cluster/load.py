@@ -1,0 +1,112 @@
+"""The client host's program: uploads of mixed sizes through the load balancer with the
+Python client (its own retry policy), every HTTP answer it saw recorded with its time.
+
+    python -m tests.cluster.load CONFIG.json OUT.json
+CONFIG: {"base_url", "uploads", "threads", "tenants": [{"key", "patients": [...]}], "seed"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clinifile.client import Client
+from clinifile.client.errors import ClinifileError
+
+SIZES = ((0.70, 1_000, 64_000), (0.25, 64_000, 1_000_000), (0.05, 1_000_000, 4_000_000))
+
+
+class Recording(httpx.HTTPTransport):
+    """An httpx transport that notes every answer's status (or the transport error)."""
+
+    def __init__(self, seen: list[dict[str, Any]], lock: threading.Lock, kind: str) -> None:
+        super().__init__()
+        self.seen, self.lock, self.kind = seen, lock, kind
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        start = time.time()
+        note: dict[str, Any] = {"at": start, "kind": self.kind, "method": request.method}
+        note["path"] = request.url.path if self.kind == "api" else "<store>"
+        try:
+            response = super().handle_request(request)
+        except httpx.TransportError as error:
+            note["error"] = type(error).__name__
+            with self.lock:
+                self.seen.append(note)
+            raise
+        note["status"] = response.status_code
+        with self.lock:
+            self.seen.append(note)
+        return response
+
+
+def size_for(rng: random.Random) -> int:
+    pick = rng.random()
+    for share, low, high in SIZES:
+        if pick < share:
+            return rng.randint(low, high)
+        pick -= share
+    return SIZES[-1][1]
+
+
+def main(config_path: str, out_path: str) -> None:
+    config = json.loads(Path(config_path).read_text())
+    seen: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    rng = random.Random(config["seed"])
+    plan = []
+    for n in range(config["uploads"]):
+        tenant = rng.choice(config["tenants"])
+        plan.append((n, tenant, rng.choice(tenant["patients"]), size_for(rng), rng.getrandbits(64)))
+    local = threading.local()
+
+    def client_for(key: str) -> Client:
+        clients = local.__dict__.setdefault("clients", {})
+        if key not in clients:
+            clients[key] = Client(
+                key,
+                config["base_url"],
+                transport=Recording(seen, lock, "api"),
+                storage_transport=Recording(seen, lock, "store"),
+            )
+        return clients[key]  # type: ignore[no-any-return]
+
+    def upload(item: tuple[int, dict[str, Any], int, int, int]) -> dict[str, Any]:
+        n, tenant, patient, size, seed = item
+        content = random.Random(seed).randbytes(size)
+        result: dict[str, Any] = {
+            "n": n,
+            "account": tenant["account"],
+            "patient": patient,
+            "size": size,
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "start": time.time(),
+        }
+        try:
+            record = client_for(tenant["key"]).upload(
+                patient, io.BytesIO(content), filename=f"file-{n}.bin", description=f"upload {n}"
+            )
+            result["id"] = int(record["id"])
+        except ClinifileError as error:
+            result["error"] = f"{type(error).__name__}: {error}"
+        result["end"] = time.time()
+        return result
+
+    with ThreadPoolExecutor(config["threads"]) as pool:
+        results = list(pool.map(upload, plan))
+    with open(out_path, "w") as out:
+        json.dump({"results": results, "seen": seen}, out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
