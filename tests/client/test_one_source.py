@@ -4,10 +4,13 @@ the two classes offer the same methods with the same parameters."""
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from clinifile.client import AsyncClient, Client
-from tests.client.generate_sync import TARGET, sync_source
+from tests.client.generate_sync import PAIRS, sync_source
 
 # the names an async API spells its own way (httpx does the same)
 ASYNC_NAMES = {"aclose": "close", "__aenter__": "__enter__", "__aexit__": "__exit__"}
@@ -35,9 +38,11 @@ def _parameters(function: Any) -> list[tuple[str, Any, Any, str]]:
     ]
 
 
-def test_the_generated_sync_client_is_fresh() -> None:
-    assert TARGET.read_text(encoding="utf-8") == sync_source(), (
-        "src/clinifile/client/_sync.py is stale: edit _async.py only, then run "
+@pytest.mark.parametrize("source", sorted(PAIRS), ids=lambda path: path.name)
+def test_the_generated_sync_client_is_fresh(source: Path) -> None:
+    target = PAIRS[source]
+    assert target.read_text(encoding="utf-8") == sync_source(source), (
+        f"src/clinifile/client/{target.name} is stale: edit {source.name} only, then run "
         ".venv/bin/python -m tests.client.generate_sync"
     )
 

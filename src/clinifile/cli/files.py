@@ -104,9 +104,17 @@ def upload_command(
     description: Annotated[str | None, typer.Option(help="Description of every file.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait until each file is processed.")] = False,
     parallel: Annotated[int, typer.Option(min=1, max=16, help="Uploads at once.")] = 4,
+    parallel_parts: Annotated[
+        int, typer.Option(min=1, max=32, help="Parts at once of a file sent in parts.")
+    ] = 4,
+    resume: Annotated[
+        bool, typer.Option(help="Go on with interrupted uploads of files sent in parts.")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Uploads files (presign, straight to the object store, register) with progress."""
+    """Uploads files (presign, straight to the object store, register) with progress. Files
+    over 64 MiB go in parts, --parallel-parts at once; an interrupted one goes on from the
+    parts the store holds with --resume (the file unchanged)."""
     paths = _files(files)
     results: list[dict[str, Any]] = []
     with (
@@ -133,6 +141,8 @@ def upload_command(
                     wait=wait,
                     progress=lambda n: progress.advance(task, n),
                     cancel=cancelled,
+                    parallel_parts=parallel_parts,
+                    resume=resume,
                 )
                 return {"file": str(path), "ok": True, "id": record["id"], "record": record}
             except (AuthenticationFailed, ConnectionFailed):
@@ -169,7 +179,10 @@ def upload_command(
             # uploads in flight stop at their next chunk; none is registered after this
             cancelled.set()
             pool.shutdown(wait=True, cancel_futures=True)
-            err.print("interrupted: files not yet registered were not registered")
+            err.print(
+                "interrupted: files not yet registered were not registered (those over "
+                "64 MiB go on from where they stopped with --resume)"
+            )
             raise typer.Exit(EXIT_INTERRUPTED) from None
         pool.shutdown()
     if stopped is not None:

@@ -18,16 +18,25 @@ from typing import IO, Any, TypeVar
 
 import httpx
 
+from clinifile.client import _multipart as mp
 from clinifile.client import _rules as rules
 from clinifile.client import _uploads as uploads
-from clinifile.client._io import CHUNK, AsyncFile, AsyncStep, async_sleep, binary_file
+from clinifile.client._async_parts import AsyncMultipart
+from clinifile.client._io import (
+    CHUNK,
+    AsyncFile,
+    AsyncPartReader,
+    AsyncStep,
+    async_sleep,
+    binary_file,
+)
 from clinifile.client.errors import InvalidUpload, ProcessingTimeout, ServerError, UploadCancelled
 
 T = TypeVar("T")
 Record = dict[str, Any]
 
 
-class AsyncClient:
+class AsyncClient(AsyncMultipart):
     """A client of the patient-attachments API of clinifile, or of Cliniko itself.
 
     With no base_url, the server comes from the key's shard suffix (Cliniko's rule).
@@ -181,6 +190,9 @@ class AsyncClient:
         wait_timeout: float = 300.0,
         progress: Callable[[int], None] | None = None,
         cancel: uploads.Cancel | None = None,
+        parallel_parts: int = mp.PARALLEL_PARTS,
+        multipart_threshold: int = mp.MULTIPART_THRESHOLD,
+        resume: bool = False,
     ) -> Record:
         """Presign, POST the file to the object store (streamed), register it, and (with
         wait) return once processing completes. A file larger than the presigned post lets
@@ -190,17 +202,29 @@ class AsyncClient:
         (ConnectionFailed when the server cannot be reached); with wait, Quarantined (the
         file was blocked: infected, or a type the server does not accept), ProcessingFailed
         or ProcessingTimeout; UploadCancelled when `cancel` is set before the upload is
-        registered."""
+        registered. A file over multipart_threshold goes as a multipart upload (clinifile's
+        extension), parallel_parts at once; with resume, a path's interrupted upload goes on
+        from the parts the store holds (_multipart.py)."""
         with binary_file(file, "rb") as source:
             name = filename or uploads.name_of(source)
             start = source.tell()
             size = source.seek(0, os.SEEK_END) - start
             uploads.check_not_empty(name, size)
             report = uploads.cancellable(progress, cancel)
-            upload_url = await self._post_to_store(patient_id, source, start, size, name, report)
+            if size > multipart_threshold:
+                state = mp.state_path(self.base, patient_id, file) if mp.is_path(file) else None
+                reader = AsyncPartReader(source, start)
+                send = partial(self._send_in_parts, patient_id, reader, size, name, report)
+                upload_url = await send(state, resume, parallel_parts)
+            else:
+                upload_url = await self._post_to_store(
+                    patient_id, source, start, size, name, report
+                )
         if cancel is not None and cancel.is_set():
             raise UploadCancelled(f"{name}: cancelled before it was registered")
         record = await self._register(patient_id, upload_url, description)
+        if size > multipart_threshold and mp.is_path(file):
+            mp.forget(mp.state_path(self.base, patient_id, file))
         return await self.wait(record["id"], wait_timeout) if wait else record
 
     async def _post_to_store(
