@@ -73,8 +73,13 @@ def _in_fault(at: float, windows: list[dict[str, Any]]) -> bool:
 
 
 def verify(
-    d: Deployment, out: dict[str, Any], windows: list[dict[str, Any]], scrapes: list[dict[str, Any]]
+    d: Deployment,
+    out: dict[str, Any],
+    windows: list[dict[str, Any]],
+    scrapes: list[dict[str, Any]],
+    figures: dict[str, Any],
 ) -> dict[str, dict[str, Any]]:
+    """The checks, each {"ok": bool, ...}; adds the run's figures to figures."""
     results, seen = out["results"], out["seen"]
     report: dict[str, dict[str, Any]] = {}
     failed_uploads = [r for r in results if "id" not in r]
@@ -110,8 +115,8 @@ def verify(
             row.id: row
             for row in conn.execute(
                 text(
-                    "SELECT id, account_id, state, size, checksum_sha256, attempts, permanent_key "
-                    "FROM attachments"
+                    "SELECT id, account_id, state, size, checksum_sha256, attempts, permanent_key, "
+                    "created_at, processed_at FROM attachments"
                 )
             )
         }
@@ -120,6 +125,19 @@ def verify(
             for row in conn.execute(text("SELECT id, storage_used_bytes FROM accounts"))
         }
     by_client = {r["id"]: r for r in results if "id" in r}
+    latencies = sorted(
+        (r.processed_at - r.created_at).total_seconds()
+        for r in rows.values()
+        if r.processed_at is not None
+    )
+    if latencies:
+        figures["registration_to_completed_p50_seconds"] = round(latencies[len(latencies) // 2], 2)
+        p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+        figures["registration_to_completed_p95_seconds"] = round(p95, 2)
+    figures["client_errors_by_fault"] = {
+        w["name"]: sum(1 for e in errors if w["start"] - 1 <= e["at"] <= w["end"] + GRACE_SECONDS)
+        for w in windows
+    }
     wrong = [
         i
         for i in ids

@@ -60,7 +60,7 @@ def _start_volume(d: Deployment) -> None:
 
 
 def _stop_db(d: Deployment) -> None:
-    d.hosts["db"].stop("postgres", timeout=30)
+    d.stop_db()
 
 
 def _stop_s3(d: Deployment) -> None:
@@ -76,10 +76,10 @@ def _resume_redis(d: Deployment) -> None:
 
 
 FAULTS = (
-    Fault("SIGKILL worker host w1", 3, 4, _kill_worker, _start_worker),
-    Fault("API host api1 link down", 4, 6, _api_link(False), _api_link(True)),
-    Fault("volume host vol3 stopped", 4, 10, _stop_volume, _start_volume),
-    Fault("PostgreSQL restarted", 4, 1, _stop_db, Deployment.start_db),
-    Fault("S3 gateway restarted", 4, 1, _stop_s3, Deployment.start_s3),
-    Fault("Redis paused", 4, 5, _pause_redis, _resume_redis),
+    Fault("SIGKILL worker host w1", 2, 3, _kill_worker, _start_worker),
+    Fault("API host api1 link down", 2, 6, _api_link(False), _api_link(True)),
+    Fault("volume host vol3 stopped", 2, 8, _stop_volume, _start_volume),
+    Fault("PostgreSQL restarted", 2, 1, _stop_db, Deployment.start_db),
+    Fault("S3 gateway restarted", 2, 1, _stop_s3, Deployment.start_s3),
+    Fault("Redis paused", 2, 5, _pause_redis, _resume_redis),
 )

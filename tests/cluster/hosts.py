@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -137,9 +138,10 @@ class Deployment:
             "clinifile",
         )
 
-    def restart_db(self) -> None:
-        self.hosts["db"].stop("postgres", timeout=30)
-        self.start_db()
+    def stop_db(self) -> None:
+        """pg_ctl stop -m fast: SIGINT (SIGTERM would wait for every client to leave)."""
+        self.hosts["db"].signal("postgres", signal.SIGINT)
+        self.hosts["db"].processes["postgres"].wait(30)
 
     # --- redis -----------------------------------------------------------------------
 
@@ -282,11 +284,15 @@ class Deployment:
         url = f"http://{self.address(name)}:{API_PORT}/readyz"
         wait_until(f"{name} ready", lambda: _http_ok(url), timeout=90)
 
-    def start_worker(self, name: str) -> None:
+    def start_worker(self, name: str, wait: bool = True) -> None:
         env = {**self.clinifile_env(name), "CLINIFILE_METRICS_PORT": str(METRICS_PORT)}
         self.hosts[name].spawn(
             "worker", [self.clinifile, "worker", "--concurrency", "4"], self.logs, env
         )
+        if wait:
+            self.wait_worker(name)
+
+    def wait_worker(self, name: str) -> None:
         url = f"http://{self.address(name)}:{METRICS_PORT}/metrics"
         wait_until(f"{name}'s metrics", lambda: _http_ok(url), timeout=90)
 
@@ -403,5 +409,7 @@ def deploy(root: Path, weed: str, clinifile: str) -> Deployment:
         deployment.start_api(name)
     deployment.start_lb()
     for name in WORKERS:
-        deployment.start_worker(name)
+        deployment.start_worker(name, wait=False)
+    for name in WORKERS:
+        deployment.wait_worker(name)
     return deployment
