@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -85,6 +87,15 @@ class Patient(Base):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+# partial indexes of the rows the lists show by default: PostgreSQL does not take
+# `archived_at IS NULL` as fixing archived_at, so an index that leads with it cannot give
+# the created_at order; one that holds only those rows can
+LIVE: dict[str, Any] = {
+    "postgresql_where": text("archived_at IS NULL"),
+    "sqlite_where": text("archived_at IS NULL"),
+}
+
+
 class Attachment(Base):
     """A patient attachment, and the processing job that finishes it."""
 
@@ -92,23 +103,11 @@ class Attachment(Base):
     __table_args__ = (
         Index("ix_attachments_account_archived_id", "account_id", "archived_at", "id"),
         Index("ix_attachments_patient_archived_id", "patient_id", "archived_at", "id"),
-        # the lists' default order (created_at, then id), the account's and a patient's
-        Index(
-            "ix_attachments_account_archived_created_id",
-            "account_id",
-            "archived_at",
-            "created_at",
-            "id",
-        ),
-        Index(
-            "ix_attachments_patient_archived_created_id",
-            "patient_id",
-            "archived_at",
-            "created_at",
-            "id",
-        ),
-        # the size filter, and its count from the index alone
-        Index("ix_attachments_account_archived_size", "account_id", "archived_at", "size"),
+        # of the live (unarchived) attachments, in the lists' default order (created_at, then
+        # id), the account's and a patient's; and by size (the size filter, its count)
+        Index("ix_attachments_account_live_created", "account_id", "created_at", "id", **LIVE),
+        Index("ix_attachments_patient_live_created", "patient_id", "created_at", "id", **LIVE),
+        Index("ix_attachments_account_live_size", "account_id", "size", **LIVE),
         Index("ix_attachments_state_next_attempt_at", "state", "next_attempt_at"),
     )
 

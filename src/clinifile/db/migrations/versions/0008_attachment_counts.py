@@ -1,6 +1,6 @@
 """attachment_counts: how many attachments each account and each of its patients hold (live
-and archived), counted from the existing rows; indexes for the lists' default order and the
-size filter
+and archived), counted from the existing rows; partial indexes of the live rows for the lists'
+default order and the size filter
 
 Revision ID: 0008
 Revises: 0007
@@ -27,6 +27,12 @@ _BACKFILL = (
     "SUM(CASE WHEN archived_at IS NULL THEN 0 ELSE 1 END) "
     "FROM attachments GROUP BY account_id{group}"
 )
+_LIVE = sa.text("archived_at IS NULL")
+_LIVE_INDEXES = (
+    ("ix_attachments_account_live_created", ["account_id", "created_at", "id"]),
+    ("ix_attachments_patient_live_created", ["patient_id", "created_at", "id"]),
+    ("ix_attachments_account_live_size", ["account_id", "size"]),
+)
 
 
 def upgrade() -> None:
@@ -39,29 +45,18 @@ def upgrade() -> None:
     )
     op.execute(_BACKFILL.format(patient="patient_id", group=", patient_id"))
     op.execute(_BACKFILL.format(patient="0", group=""))
-    # the default order (created_at, then id) of the account's list and a patient's, read
-    # in order from the index (PostgreSQL's indexes hold no id unless named)
+    # partial indexes of the live (unarchived) rows, which the lists show by default, in
+    # their default order (created_at, then id) for the account and for a patient, and by
+    # size. PostgreSQL does not take `archived_at IS NULL` as fixing archived_at, so an index
+    # that leads with archived_at cannot give the created_at order; these can.
     op.drop_index("ix_attachments_account_archived_created", table_name="attachments")
-    op.create_index(
-        "ix_attachments_account_archived_created_id",
-        "attachments",
-        ["account_id", "archived_at", "created_at", "id"],
-    )
-    op.create_index(
-        "ix_attachments_patient_archived_created_id",
-        "attachments",
-        ["patient_id", "archived_at", "created_at", "id"],
-    )
-    # the size filter, and its count from the index alone
-    op.create_index(
-        "ix_attachments_account_archived_size", "attachments", ["account_id", "archived_at", "size"]
-    )
+    for name, columns in _LIVE_INDEXES:
+        op.create_index(name, "attachments", columns, postgresql_where=_LIVE, sqlite_where=_LIVE)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_attachments_account_archived_size", table_name="attachments")
-    op.drop_index("ix_attachments_patient_archived_created_id", table_name="attachments")
-    op.drop_index("ix_attachments_account_archived_created_id", table_name="attachments")
+    for name, _ in _LIVE_INDEXES:
+        op.drop_index(name, table_name="attachments")
     op.create_index(
         "ix_attachments_account_archived_created",
         "attachments",

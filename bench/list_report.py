@@ -1,0 +1,149 @@
+"""The list pages' section of docs/PERFORMANCE.md and its chart (list p95 against rows, a
+line per query and database), from bench.list_pages' figures.
+
+The figures are kept in docs/performance-list-pages.json: building the million rows takes
+minutes, so `python -m bench` measures them only with --list-pages and otherwise reports
+the last saved figures, under their own date.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+FIGURES = DOCS / "performance-list-pages.json"
+CHART = DOCS / "performance-list-pages.png"
+GOAL = 1.5
+HEADING = "## List pages: one clinic from 1,000 to 1,000,000 attachments"
+
+
+def load() -> dict[str, Any] | None:
+    return json.loads(FIGURES.read_text()) if FIGURES.exists() else None
+
+
+def draw(results: dict[str, Any], path: Path = CHART) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dbs = results["databases"]
+    fig, axes = plt.subplots(1, len(dbs), figsize=(6 * len(dbs), 4.5), squeeze=False)
+    for ax, db in zip(axes[0], dbs, strict=True):
+        rows = [s["rows"] for s in db["steps"]]
+        for query in db["steps"][0]["queries"]:
+            ax.plot(rows, [s["queries"][query]["p95_ms"] for s in db["steps"]], "o-", label=query)
+        first = db["steps"][0]["queries"]
+        worst = max(q["p95_ms"] for q in first.values())
+        ax.axhline(worst * GOAL, color="grey", linestyle=":", label="1.5 x the slowest at 1k")
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("attachments in the clinic")
+        ax.set_ylabel("p95 (ms)")
+        ax.set_title(f"{db['database']}: list p95 against rows")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(f"{results['command']}, {results['date']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _ratio(db: dict[str, Any], query: str) -> float:
+    first, last = db["steps"][0]["queries"][query], db["steps"][-1]["queries"][query]
+    return round(last["p95_ms"] / first["p95_ms"], 2)
+
+
+def section(results: dict[str, Any] | None) -> list[str]:
+    if results is None:
+        return [HEADING, "", "Not measured yet: `python -m bench --list-pages`."]
+    lines = [
+        HEADING,
+        "",
+        f"`{results['command']}` on {results['date']}: one clinic whose one patient holds "
+        "every attachment (so a patient's list is as long as the account's: the worst "
+        "case), in a database of its own for each size, filled by bulk inserts (COPY on "
+        "PostgreSQL, executemany on SQLite). Each query runs in-process through the real "
+        f"app (auth included), {results['rounds']} times on each size after 5 to warm up, "
+        "the sizes and queries interleaved round after round, so that the load of this "
+        "shared machine (2 cores, five people's work; the load average before and after "
+        "is given) falls on every size alike: ratios between sizes hold where absolute "
+        "figures move. Goal: p95 at the largest size at most 1.5 x p95 at 1,000, for every "
+        "query, on both databases.",
+        "",
+        "![list p95 against rows](performance-list-pages.png)",
+        "",
+    ]
+    for db in results["databases"]:
+        steps = db["steps"]
+        head = " | ".join(f"{s['rows']:,}" for s in steps)
+        lines += [
+            f"### {db['database']}",
+            "",
+            f"p50 / p95 in ms by attachments in the clinic; ratio = p95 at {steps[-1]['rows']:,}"
+            f" / p95 at {steps[0]['rows']:,}.",
+            "",
+            f"| query | {head} | ratio | goal ≤ {GOAL} |",
+            "|---|" + "---|" * len(steps) + "---|---|",
+        ]
+        for query in steps[0]["queries"]:
+            cells = " | ".join(
+                f"{s['queries'][query]['p50_ms']} / {s['queries'][query]['p95_ms']}" for s in steps
+            )
+            ratio = _ratio(db, query)
+            met = "met" if ratio <= GOAL else "**not met**"
+            lines.append(f"| {query} | {cells} | {ratio} | {met} |")
+        before, after = db["load_average"]
+        lines += [
+            "",
+            f"Load average (1 min) before and after: {before}, {after}. Bulk insert of "
+            f"{steps[-1]['rows']:,} rows with its indexes, counts and statistics: "
+            f"{steps[-1]['fill_seconds']} s.",
+            "",
+        ]
+    lines += [HOW, ""]
+    for db in results["databases"]:
+        lines += [f"### The plans on {db['database']} at {db['steps'][-1]['rows']:,} rows", ""]
+        for query, plans in db["plans"].items():
+            lines += [f"{query}:", "", "```", *"\n\n".join(plans).split("\n"), "```", ""]
+    return lines
+
+
+HOW = """### How the lists stay flat
+
+- `total_entries` stays exact and costs one primary-key read: `attachment_counts` holds
+  each account's (patient 0) and each patient's live and archived attachments, changed in
+  the transaction that inserts an attachment or archives or unarchives it (an upsert of
+  deltas; archiving is one conditional `UPDATE`, so two racing archivings count once).
+  Attachments are never deleted or moved to another patient (a quarantined file that is
+  deleted stays, failed), so nothing else changes the counts. A list uses them when its
+  filters are only about archiving (none, `archived_at:?`, `archived_at:!?`,
+  `archived_at:*`); any other filter counts the rows it selects, from an index where one
+  serves it (`(account_id, archived_at, size)` for size). Migration 0008 backfills the
+  counts; `tests/integration/test_attachment_counts.py` compares them with `COUNT(*)` after
+  sequential and concurrent (8 threads, racing archive/unarchive, a worker running)
+  operations and after the migration, on both databases.
+- The default order (created_at, then id) is read from `(account_id, archived_at,
+  created_at, id)` and `(patient_id, archived_at, created_at, id)`: a page of 50 reads
+  offset + 50 index entries, no sort (PostgreSQL's indexes hold no id unless it is named).
+- A filter whose count is not kept (size here) still counts every match: an index-only
+  scan of the matching entries, proportional to their number (half the clinic in this
+  query). That is the remaining cost at a million rows."""
+
+
+def save(results: dict[str, Any]) -> None:
+    """Figures and chart next to the doc, and the doc's section rewritten in place."""
+    FIGURES.write_text(json.dumps(results, indent=2) + "\n")
+    draw(results)
+    doc = DOCS / "PERFORMANCE.md"
+    text = doc.read_text()
+    new = "\n".join(section(results)) + "\n"
+    pattern = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: new.rstrip("\n") + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + new
+    doc.write_text(text)
