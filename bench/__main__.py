@@ -28,6 +28,7 @@ from typing import Any
 
 from bench import api_memory, presign, processing, scanning, webhooks, worker_memory
 from bench._stats import summary
+from bench.list_report import list_pages_results, list_pages_section
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -228,6 +229,8 @@ def report(results: dict[str, Any], command: str) -> str:
         "",
         *webhooks_section(results["webhooks"]),
         "",
+        *list_pages_section(results.get("list_pages")),
+        "",
         PROFILE_NOTES,
         SEPARATE_FIGURES,
     ]
@@ -314,6 +317,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="under two minutes (CI)")
     parser.add_argument("--database-url", default=None, help="PostgreSQL for processing")
     parser.add_argument("--output", type=Path, default=None, help="where the report goes")
+    parser.add_argument(
+        "--list-pages",
+        action="store_true",
+        help="also list pages at 1,000 to 1,000,000 rows (minutes); else the last figures",
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     output = args.output or (
@@ -323,6 +331,9 @@ def main() -> None:
     if args.database_url:
         command += " --database-url ..."
     results = run(plan, args.database_url)
+    results["list_pages"] = list_pages_results(
+        args.list_pages, args.quick, args.database_url, output.parent
+    )
     output.write_text(report(results, command))
     output.with_suffix(".json").write_text(json.dumps(results, indent=2))
     print(f"wrote {output} ({results['seconds']} s)")

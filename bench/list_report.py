@@ -1,9 +1,9 @@
 """The list pages' section of docs/PERFORMANCE.md and its chart (list p95 against rows, a
 line per query and database), from bench.list_pages' figures.
 
-The figures are kept in docs/performance-list-pages.json: building the million rows takes
-minutes, so `python -m bench` measures them only with --list-pages and otherwise reports
-the last saved figures, under their own date.
+The figures are kept beside the report (docs/performance-list-pages.json): building the
+million rows takes minutes, so `python -m bench` measures them only with --list-pages and
+otherwise reports the figures stored last, under their own date and command.
 """
 
 from __future__ import annotations
@@ -14,17 +14,40 @@ from pathlib import Path
 from typing import Any
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-FIGURES = DOCS / "performance-list-pages.json"
-CHART = DOCS / "performance-list-pages.png"
+FIGURES = "performance-list-pages.json"
+CHART = "performance-list-pages.png"
 GOAL = 1.5
 HEADING = "## List pages: one clinic from 1,000 to 1,000,000 attachments"
 
 
-def load() -> dict[str, Any] | None:
-    return json.loads(FIGURES.read_text()) if FIGURES.exists() else None
+def load(directory: Path = DOCS) -> dict[str, Any] | None:
+    path = directory / FIGURES
+    return json.loads(path.read_text()) if path.exists() else None
 
 
-def draw(results: dict[str, Any], path: Path = CHART) -> None:
+def store(results: dict[str, Any], directory: Path = DOCS) -> None:
+    """The figures and the chart, in the report's directory."""
+    (directory / FIGURES).write_text(json.dumps(results, indent=2) + "\n")
+    draw(results, directory / CHART)
+
+
+def list_pages_results(
+    measure: bool, quick: bool, database_url: str | None, directory: Path
+) -> dict[str, Any] | None:
+    """`python -m bench --list-pages`: measured now (10,000 rows and 20 rounds when quick)
+    and stored beside the report; without the flag, the figures stored there last."""
+    if not measure:
+        return load(directory)
+    from bench import list_pages
+
+    rows, rounds = (10_000, 20) if quick else (1_000_000, 100)
+    command = "python -m bench --list-pages" + (" --quick" if quick else "")
+    results = list_pages.run_all(rows, rounds, database_url, command)
+    store(results, directory)
+    return results
+
+
+def draw(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,7 +80,7 @@ def _ratio(db: dict[str, Any], query: str) -> float:
     return round(last["p95_ms"] / first["p95_ms"], 2)
 
 
-def section(results: dict[str, Any] | None) -> list[str]:
+def list_pages_section(results: dict[str, Any] | None) -> list[str]:
     if results is None:
         return [HEADING, "", "Not measured yet: `python -m bench --list-pages`."]
     lines = [
@@ -74,7 +97,7 @@ def section(results: dict[str, Any] | None) -> list[str]:
         "figures move. Goal: p95 at the largest size at most 1.5 x p95 at 1,000, for every "
         "query, on both databases.",
         "",
-        "![list p95 against rows](performance-list-pages.png)",
+        f"![list p95 against rows]({CHART})",
         "",
     ]
     for db in results["databases"]:
@@ -136,11 +159,10 @@ HOW = """### How the lists stay flat
 
 def save(results: dict[str, Any]) -> None:
     """Figures and chart next to the doc, and the doc's section rewritten in place."""
-    FIGURES.write_text(json.dumps(results, indent=2) + "\n")
-    draw(results)
+    store(results)
     doc = DOCS / "PERFORMANCE.md"
     text = doc.read_text()
-    new = "\n".join(section(results)) + "\n"
+    new = "\n".join(list_pages_section(results)) + "\n"
     pattern = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: new.rstrip("\n") + "\n", text)
