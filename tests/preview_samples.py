@@ -166,3 +166,12 @@ def png_bomb() -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def dicom_compressed(transfer_syntax: str) -> bytes:
+    """dicom_left_bright's study, compressed (RLE by pydicom, JPEG 2000 by pylibjpeg-openjpeg)."""
+    ds = pydicom.dcmread(io.BytesIO(dicom_left_bright()))
+    ds.compress(transfer_syntax)
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()

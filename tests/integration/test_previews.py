@@ -114,6 +114,14 @@ def test_a_dicom_image_is_windowed_and_monochrome1_inverted(
     assert ps.PATIENT_NAME.split("^")[0].encode() not in raw
 
 
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.90"])
+def test_a_compressed_dicom_study_is_decoded(api: Api, tenant: Tenant, syntax: str) -> None:
+    """RLE Lossless and JPEG 2000 Lossless, through pylibjpeg's plugins."""
+    large, _ = previewed(api, tenant, "ct.dcm", ps.dicom_compressed(syntax))
+    assert near(large.getpixel((40, 64)), (255, 255, 255))
+    assert near(large.getpixel((200, 64)), (0, 0, 0))
+
+
 def test_a_multiframe_dicom_study_shows_its_middle_frame(api: Api, tenant: Tenant) -> None:
     large, _ = previewed(api, tenant, "study.dcm", ps.dicom_multiframe(5))
     assert near(large.getpixel((10, 32)), (255, 255, 255))  # only the middle frame's left

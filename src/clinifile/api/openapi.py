@@ -30,6 +30,7 @@ def _attachment_links(source: str) -> dict[str, tuple[str, str, str]]:
         "GetAttachment": ("get_attachment", "attachment_id", source),
         "UpdateAttachment": ("update_attachment", "attachment_id", source),
         "DownloadContent": ("attachment_content", "attachment_id", source),
+        "GetPreview": ("attachment_preview", "attachment_id", source),
         "ArchiveAttachment": ("archive_attachment", "attachment_id", source),
         "DeleteAttachment": ("delete_attachment", "attachment_id", source),
     }
