@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 # after a fault is mended, the seconds in which errors it caused may still be seen (a
 # health check to pass, a pool to reconnect, a retry's backoff to run out)
-GRACE_SECONDS = 15.0
+GRACE_SECONDS = 4.0
 
 
 def metrics_urls(d: Deployment) -> dict[str, str]:

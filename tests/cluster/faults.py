@@ -40,7 +40,8 @@ def _kill_worker(d: Deployment) -> None:
 
 
 def _start_worker(d: Deployment) -> None:
-    d.start_worker("w1")
+    # started, not waited for: the other two hosts carry the queue meanwhile
+    d.start_worker("w1", wait=False)
 
 
 def _api_link(up: bool) -> Callable[[Deployment], None]:
@@ -76,10 +77,10 @@ def _resume_redis(d: Deployment) -> None:
 
 
 FAULTS = (
-    Fault("SIGKILL worker host w1", 2, 3, _kill_worker, _start_worker),
-    Fault("API host api1 link down", 2, 6, _api_link(False), _api_link(True)),
-    Fault("volume host vol3 stopped", 2, 8, _stop_volume, _start_volume),
-    Fault("PostgreSQL restarted", 2, 1, _stop_db, Deployment.start_db),
-    Fault("S3 gateway restarted", 2, 1, _stop_s3, Deployment.start_s3),
-    Fault("Redis paused", 2, 5, _pause_redis, _resume_redis),
+    Fault("SIGKILL worker host w1", 5, 3, _kill_worker, _start_worker),
+    Fault("API host api1 link down", 5, 6, _api_link(False), _api_link(True)),
+    Fault("volume host vol3 stopped", 5, 8, _stop_volume, _start_volume),
+    Fault("PostgreSQL restarted", 5, 1, _stop_db, Deployment.start_db),
+    Fault("S3 gateway restarted", 5, 1, _stop_s3, Deployment.start_s3),
+    Fault("Redis paused", 5, 5, _pause_redis, _resume_redis),
 )

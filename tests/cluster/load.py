@@ -20,9 +20,13 @@ from typing import Any
 
 import httpx
 
-from clinifile.client import Client
+from clinifile.client import Client, RetryPolicy
 from clinifile.client.errors import ClinifileError
 
+# the client's retry policy with more attempts than its default 5: full jitter from 0.5 s
+# can spend 5 attempts in about a second, less than a PostgreSQL restart takes (seen: one
+# upload failed so during a run); 10 attempts wait up to ~60 s in all
+RETRY = RetryPolicy(attempts=10)
 SIZES = ((0.70, 1_000, 64_000), (0.25, 64_000, 1_000_000), (0.05, 1_000_000, 4_000_000))
 
 
@@ -76,6 +80,7 @@ def main(config_path: str, out_path: str) -> None:
             clients[key] = Client(
                 key,
                 config["base_url"],
+                retry=RETRY,
                 transport=Recording(seen, lock, "api"),
                 storage_transport=Recording(seen, lock, "store"),
             )
