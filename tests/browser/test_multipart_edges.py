@@ -108,3 +108,34 @@ def test_a_remembered_upload_aborted_meanwhile_starts_anew(
     expect(page.locator("#uploads .upload-state")).to_have_text("Processed", timeout=60_000)
     assert [upload["id"] for upload in log.created][:1] == [first]
     assert len(log.created) == 2, "the aborted upload was not replaced by a new one"
+
+
+def test_a_part_the_store_fails_is_sent_again_alone(
+    page: Any, server: LiveServer, runtime: Runtime, tmp_path: Path
+) -> None:
+    """The store answers part 2's first PUT with a 500 (the store's own error page); the
+    page sends part 2 again, and no other part twice."""
+    tenant = make_tenant(runtime)
+    log = PartLog()
+    log.watch(page)
+    refused: list[str] = []
+
+    def fail_part_2_once(route: Any) -> None:
+        if "partNumber=2&" in route.request.url + "&" and not refused:
+            refused.append(route.request.url)
+            route.fulfill(
+                status=500,
+                headers={"Access-Control-Allow-Origin": "*"},
+                content_type="application/xml",
+                body="<Error><Code>InternalError</Code><Message>try again</Message></Error>",
+            )
+            return
+        route.continue_()
+
+    page.route(re.compile(r".*[?&]partNumber=\d+.*"), fail_part_2_once)
+    _open_patient(page, server, tenant)
+    page.locator("#file-input").set_input_files(_file(tmp_path, "scan.pdf", 12 * MiB))
+    expect(page.locator("#uploads .upload-state")).to_have_text("Processed", timeout=60_000)
+    assert len(refused) == 1
+    assert sorted(log.stored) == [1, 2, 3]  # part 2 stored once, after its refusal
+    assert len(log.created) == 1
