@@ -1,6 +1,7 @@
 // clinifile's page for clinic staff: plain JavaScript modules, no build step, no third-party
 // code. The API key lives in sessionStorage (this tab only) and is sent only to this server;
-// files go from the browser straight to the object store with a presigned POST.
+// files go from the browser straight to the object store with a presigned POST, or in parts
+// (PUTs the server signed) when they are large.
 //
 //   api.js       every API call through one paced queue (rate limit, Retry-After, sign-out)
 //   format.js    sizes, dates, type names, plurals
@@ -8,6 +9,8 @@
 //   patient.js   one patient: storage, adding files
 //   files.js     the patient's files table
 //   uploads.js   uploads, followed by attachment id until processed
+//   multipart.js large files in parts, resumed after a dropped network or a reload
+//   resume.js    which multipart upload a chosen file continues (IndexedDB)
 
 import { api, apiKey, endSession, startSession, whenUnauthorized } from "./api.js";
 import { plural } from "./format.js";
