@@ -10,7 +10,7 @@
 // - The upload is remembered (resume.js): choosing the same file again after a reload asks the
 //   server what the store already holds (`uploaded`) and sends only the rest.
 
-import { api, ApiError } from "./api.js";
+import { api, ApiError, Cancelled } from "./api.js";
 import { forget, recall, remember, resumeKey } from "./resume.js";
 
 const PARALLEL = 4; // parts in flight at once
@@ -179,8 +179,9 @@ export class MultipartSend {
           this.urls.delete(number); // signed too long ago: sign it again
           continue;
         }
-        // the server's refusal (the upload completed, aborted, expired) does not change
-        if (error instanceof ApiError) throw error;
+        // the server's refusal (the upload completed, aborted, expired) does not change, nor
+        // does a session that ended
+        if (error instanceof ApiError || error instanceof Cancelled) throw error;
         refusals += 1;
         if (refusals >= STORE_ATTEMPTS) throw error;
         await this.pause(Math.min(MAX_BACKOFF_MS, 500 * 2 ** refusals));
