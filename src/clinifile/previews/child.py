@@ -27,6 +27,17 @@ def _bound(memory_mb: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _peak_mib() -> float | None:
+    """This process's peak resident memory since its exec (VmHWM; Linux), for the figures."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     from clinifile.previews.render import SIZES, Limits, NoPreview, render, sized, webp
 
@@ -52,6 +63,7 @@ def main() -> None:
         answer = run(request)
     except Exception as error:  # any other failure of a decoder: a reason, not a crash
         answer = {"ok": False, "reason": f"{type(error).__name__}: {error}"[:500]}
+    answer["peak_mib"] = _peak_mib()
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
     os._exit(0)  # skip interpreter teardown: the answer is out

@@ -31,6 +31,8 @@ class Outcome:
     reason: str | None = None
     small: Path | None = None
     large: Path | None = None
+    # the child's peak resident memory (VmHWM), when it answered (Linux)
+    peak_mib: float | None = None
 
 
 def _child_env() -> dict[str, str]:
@@ -68,9 +70,10 @@ def make(path: Path, kind: str, out: Path, bounds: Bounds) -> Outcome:
         answer = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return Outcome(False, "the preview process gave no answer")
+    peak = answer.get("peak_mib")
     if not answer.get("ok"):
-        return Outcome(False, str(answer.get("reason") or "no reason given"))
-    return Outcome(True, small=out / "small.webp", large=out / "large.webp")
+        return Outcome(False, str(answer.get("reason") or "no reason given"), peak_mib=peak)
+    return Outcome(True, small=out / "small.webp", large=out / "large.webp", peak_mib=peak)
 
 
 def _death(code: int, bounds: Bounds, stderr: str) -> str:
