@@ -23,7 +23,7 @@ from typing import Any
 
 from clinifile.runtime import build_runtime
 from clinifile.services import accounts as accounts_service
-from tests.cluster import checks, netns
+from tests.cluster import checks, faults, netns
 from tests.cluster.faults import FAULTS
 from tests.cluster.hosts import APIS, WORKERS, Deployment, deploy
 
@@ -98,7 +98,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log.warning("the load ended before fault %s", fault.name)
             break
         windows.append(fault.inject(deployment))
-    load_running_after_faults = load.poll() is None
+    rolling = faults.rolling_deploy(deployment) if load.poll() is None else None
+    # a deploy's last worker host may come back after the client's last upload: the queue
+    # it leaves still flows through the workers, and the checks below count every job
+    load_running_after_deploy = load.poll() is None
     if load.wait(timeout=args.load_timeout) != 0:
         raise RuntimeError(f"the client's load program failed; see {root}/logs/client-load.log")
     load_seconds = time.time() - load_started
@@ -113,13 +116,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     report["faults"] = windows
     report["checks"] = {
-        "every fault while uploads flowed": {
-            "ok": len(windows) == len(FAULTS) and load_running_after_faults,
+        "every fault and the deploy began while uploads flowed": {
+            "ok": len(windows) == len(FAULTS) and rolling is not None,
             "injected": len(windows),
             "of": len(FAULTS),
+            "uploads_still_flowing_after_the_deploy": load_running_after_deploy,
         },
         **checks.verify(deployment, out, windows, scrapes, figures),
+        "no client error during the rolling deploy": checks.quiet_during(out, rolling),
     }
+    if rolling is not None:
+        windows.append(rolling)
     report["figures"] = figures
     for window in windows:
         window["start"] = round(window["start"] - load_started, 1)
@@ -131,7 +138,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--uploads", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--root", default=None)
     parser.add_argument("--load-timeout", type=float, default=600)
     args = parser.parse_args()

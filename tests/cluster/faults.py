@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.cluster.hosts import Deployment, wait_until
+from tests.cluster.hosts import APIS, WORKERS, Deployment, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,37 @@ def _resume_redis(d: Deployment) -> None:
 
 
 FAULTS = (
-    Fault("SIGKILL worker host w1", 5, 3, _kill_worker, _start_worker),
-    Fault("API host api1 link down", 5, 6, _api_link(False), _api_link(True)),
-    Fault("volume host vol3 stopped", 5, 8, _stop_volume, _start_volume),
-    Fault("PostgreSQL restarted", 5, 1, _stop_db, Deployment.start_db),
-    Fault("S3 gateway restarted", 5, 1, _stop_s3, Deployment.start_s3),
-    Fault("Redis paused", 5, 5, _pause_redis, _resume_redis),
+    Fault("SIGKILL worker host w1", 3, 3, _kill_worker, _start_worker),
+    Fault("API host api1 link down", 3, 6, _api_link(False), _api_link(True)),
+    Fault("volume host vol3 stopped", 3, 8, _stop_volume, _start_volume),
+    Fault("PostgreSQL restarted", 3, 1, _stop_db, Deployment.start_db),
+    Fault("S3 gateway restarted", 3, 1, _stop_s3, Deployment.start_s3),
+    Fault("Redis paused", 3, 5, _pause_redis, _resume_redis),
 )
+
+
+def rolling_deploy(d: Deployment, before: float = 3.0) -> dict[str, Any]:
+    """Every API and worker host restarted one by one as a deploy does it: SIGTERM (an API
+    finishes its requests while HAProxy's check takes it out; a worker finishes its jobs or
+    hands their leases back), then started again; the client must see no error at all."""
+    time.sleep(before)
+    log.info("rolling deploy")
+    start = time.time()
+    # the two tiers side by side, each host by host
+    workers = threading.Thread(target=_roll_workers, args=(d,))
+    workers.start()
+    for name in APIS:
+        d.hosts[name].stop("api", timeout=60)
+        d.start_api(name)
+        # back in HAProxy's rotation (rise 2 checks, 1 s apart) before the next goes
+        time.sleep(2.5)
+    workers.join()
+    end = time.time()
+    log.info("rolling deploy done in %.1fs", end - start)
+    return {"name": "rolling deploy", "start": start, "end": end, "seconds": round(end - start, 1)}
+
+
+def _roll_workers(d: Deployment) -> None:
+    for name in WORKERS:
+        d.hosts[name].stop("worker", timeout=60)
+        d.start_worker(name)
