@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import BindParameter, and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -172,7 +172,7 @@ JOB_COLUMNS = (
 )
 
 
-def _claimable(now: datetime) -> Any:
+def _claimable(now: datetime | BindParameter[Any]) -> Any:
     return or_(
         and_(Attachment.state == AttachmentState.PENDING, Attachment.next_attempt_at <= now),
         and_(
@@ -180,6 +180,37 @@ def _claimable(now: datetime) -> Any:
             Attachment.lease_expires_at < now,
         ),
     )
+
+
+def _claim_statement() -> Any:
+    """The claim, built once: statements built anew for each job cost more Python than the
+    database spends on them (SQLAlchemy caches compiled SQL by a key made from the
+    statement object; a module-level statement keeps that key too)."""
+    now: BindParameter[Any] = bindparam("now")
+    candidate = (
+        select(Attachment.id)
+        .where(_claimable(now))
+        .order_by(Attachment.next_attempt_at)
+        .limit(1)
+        # PostgreSQL: concurrent workers pick different rows (SQLite has no row locks: it
+        # leaves the clause out, and its writers take turns)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(Attachment)
+        .where(Attachment.id == candidate.scalar_subquery(), _claimable(now))
+        .values(
+            state=AttachmentState.PROCESSING,
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("lease_expires_at"),
+            attempts=Attachment.attempts + 1,
+        )
+        .returning(*JOB_COLUMNS)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM = _claim_statement()
 
 
 def claim_next(session: Session, *, owner: str, lease_seconds: int) -> JobRow | None:
@@ -191,24 +222,14 @@ def claim_next(session: Session, *, owner: str, lease_seconds: int) -> JobRow | 
     the UPDATE re-checks the condition either way (None when another took it first).
     """
     now = utcnow()
-    candidate = select(Attachment.id).where(_claimable(now)).order_by(Attachment.next_attempt_at)
     if session.get_bind().dialect.name == "postgresql":
-        candidate = candidate.with_for_update(skip_locked=True)
         # a claim need not wait for its WAL to reach the disk (a flush a job, ~1 ms here):
         # one lost in a database crash leaves the job due again, and every step after it
         # is safe to repeat (worker.promotion); completions stay synchronous
         session.execute(text("SET LOCAL synchronous_commit = off"))
     row = session.execute(
-        update(Attachment)
-        .where(Attachment.id == candidate.limit(1).scalar_subquery(), _claimable(now))
-        .values(
-            state=AttachmentState.PROCESSING,
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=Attachment.attempts + 1,
-        )
-        .returning(*JOB_COLUMNS)
-        .execution_options(synchronize_session=False)
+        _CLAIM,
+        {"now": now, "owner": owner, "lease_expires_at": now + timedelta(seconds=lease_seconds)},
     ).first()
     return cast(JobRow | None, row)
 
