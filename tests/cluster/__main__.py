@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,6 +156,13 @@ def main() -> int:
     if failed:
         print(f"FAILED: {', '.join(failed)}; logs in {report['root']}/logs", file=sys.stderr)
         return 1
+    # the stores' and databases' files (a GiB or so) and the files with the run's keys go;
+    # the logs and the report stay
+    for path in Path(report["root"]).iterdir():
+        if path.is_dir() and path.name != "logs":
+            shutil.rmtree(path)
+        elif path.name in ("s3-identities.json", "load.json"):
+            path.unlink()
     print("every check holds", file=sys.stderr)
     return 0
 
