@@ -177,7 +177,9 @@ class S3Store(S3Multipart):
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         try:
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+            )
         except Exception as error:
             raise _translate(error, key) from error
 
