@@ -7,6 +7,7 @@ uploads now and then, and on shutdown lets each finish its job or hands the leas
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -14,12 +15,14 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from clinifile.db import attachments as attachments_db
 from clinifile.runtime import Runtime
 from clinifile.worker import previewing, steps
 from clinifile.worker.deliverer import Deliverer
 from clinifile.worker.delivery import Render
+from clinifile.worker.previewer import Previewer
 from clinifile.worker.processing import process_job
 from clinifile.worker.steps import Job
 from clinifile.worker.sweep import sweep
@@ -33,10 +36,22 @@ def worker_id() -> str:
 
 
 class Worker:
-    def __init__(self, runtime: Runtime, owner: str | None = None, *, sweeper: bool = False):
+    """One processing loop. after_job: what happens to each job it finished (a pool's
+    Previewer queues its previews); by default its previews are made at once, in this
+    loop."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        owner: str | None = None,
+        *,
+        sweeper: bool = False,
+        after_job: Callable[[int], None] | None = None,
+    ):
         self.runtime = runtime
         self.owner = owner or worker_id()
         self.sweeper = sweeper
+        self.after_job = after_job or functools.partial(previewing.after_job, runtime)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         interval = runtime.settings.sweep_interval_seconds
@@ -53,7 +68,7 @@ class Worker:
             return False
         process_job(self.runtime, job)
         # its own step: a preview that cannot be made never fails the attachment
-        previewing.after_job(self.runtime, job.id)
+        self.after_job(job.id)
         return True
 
     def run_until_idle(self) -> int:
@@ -110,8 +125,10 @@ class WorkerPool:
     def __init__(self, runtime: Runtime, concurrency: int = 1, render: Render | None = None):
         self.runtime = runtime
         base = worker_id()
+        self.previewer = Previewer(runtime, f"{base}-previews")
         self.workers = [
-            Worker(runtime, f"{base}-{i}", sweeper=(i == 0)) for i in range(concurrency)
+            Worker(runtime, f"{base}-{i}", sweeper=(i == 0), after_job=self.previewer.submit)
+            for i in range(concurrency)
         ]
         self.deliverer = Deliverer(runtime, f"{base}-hooks", render) if render else None
         self.wakeup: PostgresWakeup | None = None
@@ -120,6 +137,7 @@ class WorkerPool:
         self.wakeup = start_wakeup(
             self.runtime.settings.resolved_database_url(), self.runtime.work_enqueued
         )
+        self.previewer.start()
         for worker in self.workers:
             worker.start()
         if self.deliverer is not None:
@@ -135,6 +153,7 @@ class WorkerPool:
         for worker in self.workers:
             if not worker.join(max(0.0, deadline - time.monotonic())):
                 worker.release_leases()
+        self.previewer.stop(max(0.0, deadline - time.monotonic()))
         if self.deliverer is not None:
             self.deliverer.stop(max(0.0, deadline - time.monotonic()))
         if self.wakeup is not None:
