@@ -11,4 +11,3 @@ def summary(values: list[float]) -> dict[str, float]:
         "median": round(statistics.median(values), 3),
         "max": round(max(values), 3),
     }
-

@@ -118,7 +118,13 @@ def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> di
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert rps, out
-    return {"rps": float(rps.group(1)), "p50_ms": ms("50"), "p99_ms": ms("99")}
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": ms("50"),
+        "p75_ms": ms("75"),
+        "p90_ms": ms("90"),
+        "p99_ms": ms("99"),
+    }
 
 
 def server_stack() -> str:
@@ -162,7 +168,7 @@ def run(seconds: int, rounds: int, connections: int, processes: int = 1) -> dict
                 process.send_signal(signal.SIGINT)
                 process.wait(60)
     figures = {
-        name: {metric: summary([r[metric] for r in runs]) for metric in ("rps", "p50_ms", "p99_ms")}
+        name: {metric: summary([r[metric] for r in runs]) for metric in runs[0]}
         for name, runs in results.items()
     }
     ratio = figures["clinifile"]["rps"]["median"] / figures["baseline"]["rps"]["median"]

@@ -205,6 +205,11 @@ def measure(clinic: Clinic, settings: Settings, workers: int, args: Any) -> dict
         "drain_attachments_per_s": round(len(backlog) / drain, 1),
         "latency_p50_ms": round(statistics.median(latencies), 1),
         "latency_p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 1),
+        # the distribution, for the report's chart: every 5th percentile, then p99
+        "latency_percentiles_ms": {
+            q: round(latencies[max(0, int(len(latencies) * q / 100) - 1)], 1)
+            for q in (*range(5, 100, 5), 99)
+        },
         "arrivals_per_s": args.rate,
     }
 
@@ -298,7 +303,8 @@ def run(
             url = admin.set(database=name).render_as_string(hide_password=False)
         try:
             secret = uuid.uuid4().hex
-            extra = settings or {}
+            # previews are their own step after completion, measured by bench.previews
+            extra = {"preview_enabled": False, **(settings or {})}
             runtime = runtime_on(weed, root / "data", database_url=url, secret_key=secret, **extra)
             clinic = Clinic(runtime)
             results = []

@@ -34,7 +34,15 @@ def test_the_quick_benchmark_run_writes_its_report(tmp_path: Path) -> None:
         assert heading in text
     figures = json.loads(report.with_suffix(".json").read_text())
     assert figures["presign"]["figures"]["clinifile"]["rps"]["median"] > 0
-    assert figures["processing"]["drain_per_s"]["median"] > 0
+    assert figures["presign_processes"]["figures"]["clinifile"]["rps"]["median"] > 0
+    for workers in ("1", "2", "4"):
+        sqlite = figures["processing"]["databases"]["sqlite"][workers]
+        assert sqlite["drain_per_s"]["median"] > 0
+        assert sqlite["baseline_per_s"]["median"] > 0
+    for chart in ("-drain.png", "-latency.png"):
+        drawn = report.with_name(report.stem + chart)
+        assert drawn.read_bytes().startswith(b"\x89PNG"), drawn
+        assert f"]({drawn.name})" in text
     assert figures["api_memory"]["requests"] >= 4_000
     assert figures["webhooks"]["latency_p95_ms"]["median"] > 0
     if "skipped" in figures["scanning"]:
