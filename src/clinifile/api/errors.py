@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clinifile.errors import (
@@ -105,6 +106,14 @@ def install(app: FastAPI) -> None:
     def _storage(_: Request, exc: StorageUnavailable) -> JSONResponse:
         log.error("object store unavailable: %s", exc)
         return message(503, "The file store is unavailable; retry shortly", {"Retry-After": "5"})
+
+    @app.exception_handler(DBAPIError)
+    def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated):
+            return _unexpected(request, exc)
+        # the driver's class only: its message may quote the statement's parameters
+        log.error("database unavailable (%s) on %s", type(exc.orig).__name__, request.url.path)
+        return message(503, "The database is unavailable; retry shortly", {"Retry-After": "2"})
 
     @app.exception_handler(BadRequest)
     def _bad_request(_: Request, exc: BadRequest) -> JSONResponse:
