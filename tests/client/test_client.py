@@ -142,6 +142,29 @@ def test_a_503_storm_is_retried_and_the_upload_happens_once(
     assert record["id"]
 
 
+def test_a_503_with_retry_after_is_waited_out_at_least_that_long(
+    server: LiveServer, tenant: Tenant, make_client: MakeClient
+) -> None:
+    # what the API answers while its database is down (Retry-After: 2; 1 here, to be quick)
+    failures = {"left": 2}
+
+    def outage(request: httpx.Request) -> httpx.Response | None:
+        if failures["left"]:
+            failures["left"] -= 1
+            return httpx.Response(
+                503, json={"message": "unavailable"}, headers={"Retry-After": "1"}
+            )
+        return None
+
+    with make_client(
+        tenant.key, server.url, retry=FAST, transport=Intercept(before=outage)
+    ) as client:
+        started = time.monotonic()
+        assert client.patient(tenant.patient_id)["id"] == str(tenant.patient_id)
+        # FAST alone would have waited under 0.3 s in all
+        assert time.monotonic() - started >= 2.0
+
+
 def test_a_lost_answer_to_create_does_not_register_twice(
     server: LiveServer, tenant: Tenant, tmp_path: Path, make_client: MakeClient
 ) -> None:

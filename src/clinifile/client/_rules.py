@@ -117,7 +117,12 @@ def raise_for(response: httpx.Response) -> None:
         retry_after = float(response.headers.get("retry-after", "1") or 1)
         raise RateLimited(text, retry_after, status=status, body=body)
     if status >= 500:
-        raise ServerError(f"server error {status}: {text}", status=status, body=body)
+        raise ServerError(
+            f"server error {status}: {text}",
+            _seconds(response.headers.get("retry-after")),
+            status=status,
+            body=body,
+        )
     raise ClinifileError(f"{status}: {text}", status=status, body=body)
 
 
@@ -132,7 +137,20 @@ class RetryPolicy:
     def delay(self, attempt: int, error: Exception) -> float:
         if isinstance(error, RateLimited):
             return min(self.cap * 3, error.retry_after)
-        return random.uniform(0, min(self.cap, self.base * 2**attempt))
+        jittered = random.uniform(0, min(self.cap, self.base * 2**attempt))
+        if isinstance(error, ServerError) and error.retry_after is not None:
+            # a server that says how long its outage lasts (a database restarting) is waited
+            # for at least that long, so the attempts outlast it
+            return max(jittered, min(self.cap, error.retry_after))
+        return jittered
+
+
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (its HTTP-date form is not used by clinifile)."""
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:

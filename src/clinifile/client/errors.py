@@ -50,7 +50,13 @@ class RateLimited(ClinifileError):
 
 
 class ServerError(ClinifileError):
-    """5xx, or the connection failed, after every retry."""
+    """5xx, or the connection failed, after every retry; `retry_after`: the seconds the
+    server asked to wait (its Retry-After header, as a 503 gives while the database or the
+    file store is down), else None."""
+
+    def __init__(self, message: str, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class ConnectionFailed(ServerError):
