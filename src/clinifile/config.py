@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     # `clinifile worker` serves Prometheus' /metrics on this port (none: no listener) and
     # address; the API serves its own at /metrics on its port
     metrics_port: int | None = None
+    # log lines: "text" (time, level, logger: message) or "json" (one object a line, with
+    # the request id and attachment id); read by every command as it starts
+    log_format: Literal["text", "json"] = "text"
     metrics_host: str = "127.0.0.1"
 
     worker_enabled: bool = True

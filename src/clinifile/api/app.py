@@ -16,6 +16,7 @@ from clinifile.api.middleware import (
     BodySizeLimit,
     ForwardedHeaders,
     RateLimitHeaders,
+    RequestIds,
     SafeHeaders,
 )
 from clinifile.api.openapi import openapi_document, operation_id
@@ -76,6 +77,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(RequestMetrics)
     app.add_middleware(ForwardedHeaders, trusted=runtime.settings.forwarded_allow_ips)
     app.add_middleware(SafeHeaders, prefix=PAGE_PREFIX, prefix_headers=page_headers(runtime))
+    app.add_middleware(RequestIds)
 
     app.get("/healthz", include_in_schema=False)(healthz)
     app.get("/readyz", include_in_schema=False)(readyz)

@@ -7,7 +7,7 @@ import binascii
 import dataclasses
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from clinifile.api.errors import BadRequest
@@ -85,3 +85,14 @@ def parse_id(value: str, what: str = "record") -> int:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+# ?redirect= of the routes that answer a presigned URL (content, preview): "false" answers
+# 200 with the URL as JSON instead of the 303
+RedirectParam = Annotated[
+    str,
+    Query(
+        description="false: answer 200 with the URL as JSON instead of the 303",
+        json_schema_extra={"type": "boolean", "default": True},
+    ),
+]

@@ -1,5 +1,5 @@
-"""ASGI middleware: trusted proxy headers, a request body cap, safe response headers, the
-rate limit's headers."""
+"""ASGI middleware: request ids, trusted proxy headers, a request body cap, safe response
+headers, the rate limit's headers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clinifile import log_context
 from clinifile.api.rate_limits import STATE_KEY
 
 _ADDRESS = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
@@ -19,6 +20,32 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+class RequestIds:
+    """Gives each request its id (X-Request-ID when plausible, else a new one) for its log
+    lines and for an attachment it registers (log_context), and returns it in the answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        value = log_context.request_id_from(_header(scope, b"x-request-id"))
+        header = (b"x-request-id", value.encode("ascii"))
+
+        async def with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        token = log_context.request_id.set(value)
+        try:
+            await self.app(scope, receive, with_id)
+        finally:
+            log_context.request_id.reset(token)
 
 
 class ForwardedHeaders:

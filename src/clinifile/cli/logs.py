@@ -8,7 +8,9 @@ at DEBUG) are held at WARNING, and a filter redacts anything that still looks se
 from __future__ import annotations
 
 import logging
+import os
 
+from clinifile.log_context import JsonLines, WithContext
 from clinifile.redaction import RedactSecrets, protect_library_loggers
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -20,15 +22,21 @@ QUIET_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "s3transfer", "urllib
 _HANDLER_MARK = "_clinifile_handler"
 
 
-def configure_logging(level: str = "info", handler: logging.Handler | None = None) -> None:
-    """Timestamps and logger names on stderr (or handler); replaces an earlier clinifile
-    handler but leaves other handlers (a test runner's) in place."""
+def configure_logging(
+    level: str = "info", handler: logging.Handler | None = None, log_format: str | None = None
+) -> None:
+    """Timestamps and logger names on stderr (or handler), or with log_format "json" (by
+    default CLINIFILE_LOG_FORMAT) one JSON object a line with the request and attachment
+    ids; replaces an earlier clinifile handler but leaves other handlers (a test runner's)
+    in place. Secrets are redacted in both formats."""
+    log_format = log_format or os.environ.get("CLINIFILE_LOG_FORMAT", "text")
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
         root.removeHandler(old)
     handler = handler or logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(FORMAT))
     handler.addFilter(RedactSecrets())
+    handler.addFilter(WithContext())
     setattr(handler, _HANDLER_MARK, True)
     root.addHandler(handler)
     root.setLevel(level.upper())

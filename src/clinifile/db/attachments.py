@@ -159,6 +159,7 @@ class JobRow(Protocol):
     temp_key: str
     attempts: int
     reserved_bytes: int
+    request_id: str | None
 
 
 JOB_COLUMNS = (
@@ -169,6 +170,7 @@ JOB_COLUMNS = (
     Attachment.temp_key,
     Attachment.attempts,
     Attachment.reserved_bytes,
+    Attachment.request_id,
 )
 
 

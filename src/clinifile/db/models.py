@@ -127,6 +127,8 @@ class Attachment(Base):
     checksum_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # bytes counted against the account's storage for this attachment
     reserved_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # the request that registered it (X-Request-ID or made): the worker logs under it
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     state: Mapped[AttachmentState] = mapped_column(String(16), default=AttachmentState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,7 +7,7 @@ import logging
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clinifile import metrics
+from clinifile import log_context, metrics
 from clinifile.db import accounts as accounts_db
 from clinifile.db import attachments as attachments_db
 from clinifile.db import patients as patients_db
@@ -86,6 +86,7 @@ def create(
                 region=principal.account.region,
                 temp_key=info.key,
                 reserved_bytes=info.size,
+                request_id=log_context.request_id.get(),
             )
             audit.record(session, principal, Action.CREATE, attachment)
             events.emit(session, EventType.CREATED, attachment)

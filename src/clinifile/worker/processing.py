@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from clinifile import metrics
+from clinifile import log_context, metrics
 from clinifile.errors import LeaseLost, OverQuota, ScanError, StorageError
 from clinifile.metrics import timed
 from clinifile.runtime import Runtime
@@ -50,7 +50,18 @@ def process(runtime: Runtime, attachment_id: int, owner: str) -> None:
 
 
 def process_job(runtime: Runtime, job: Job) -> None:
-    """Finishes the leased job, or schedules a retry, or fails it for good."""
+    """Finishes the leased job, or schedules a retry, or fails it for good; its log lines
+    carry its attachment id and the id of the request that registered it."""
+    request_token = log_context.request_id.set(job.request_id)
+    attachment_token = log_context.attachment_id.set(job.id)
+    try:
+        _process(runtime, job)
+    finally:
+        log_context.attachment_id.reset(attachment_token)
+        log_context.request_id.reset(request_token)
+
+
+def _process(runtime: Runtime, job: Job) -> None:
     try:
         _finish(runtime, job)
     except LeaseLost:

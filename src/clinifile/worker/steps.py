@@ -51,6 +51,8 @@ class Job:
     attempts: int
     # bytes counted against the account for it; settle changes it
     reserved_bytes: int
+    # the request that registered it: its processing logs under the same id
+    request_id: str | None = None
 
 
 def lease(runtime: Runtime, attachment_id: int, owner: str) -> Job | None:
@@ -85,6 +87,7 @@ def job_from(row: attachments_db.JobRow, owner: str) -> Job:
         final_key=permanent_key(row.account_id, row.patient_id, row.id, filename),
         attempts=row.attempts,
         reserved_bytes=row.reserved_bytes,
+        request_id=row.request_id,
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from clinifile.api import presenters
-from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
+from clinifile.api.deps import PrincipalDep, RedirectParam, RuntimeDep, parse_id
 from clinifile.api.errors import BadRequest
 from clinifile.api.records import AttachmentList, AttachmentRecord, DownloadLink, errors, ok
 from clinifile.api.schemas import (
@@ -178,13 +178,7 @@ def attachment_content(
     attachment_id: str,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    redirect: Annotated[
-        str,
-        Query(
-            description="false: answer 200 with the URL as JSON instead of the 303",
-            json_schema_extra={"type": "boolean", "default": True},
-        ),
-    ] = "true",
+    redirect: RedirectParam = "true",
     disposition: Annotated[
         str,
         Query(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from clinifile.api import presenters
-from clinifile.api.deps import PrincipalDep, RuntimeDep, parse_id
+from clinifile.api.deps import PrincipalDep, RedirectParam, RuntimeDep, parse_id
 from clinifile.api.errors import BadRequest, message
 from clinifile.api.records import DownloadLink, errors, ok
 from clinifile.services import previews
@@ -37,13 +37,7 @@ def attachment_preview(
             json_schema_extra={"enum": list(previews.SIZES), "default": "large"},
         ),
     ] = "large",
-    redirect: Annotated[
-        str,
-        Query(
-            description="false: answer 200 with the URL as JSON instead of the 303",
-            json_schema_extra={"type": "boolean", "default": True},
-        ),
-    ] = "true",
+    redirect: RedirectParam = "true",
 ) -> Response:
     if size not in previews.SIZES:
         raise BadRequest(f"size must be small or large, not {size[:20]!r}")
