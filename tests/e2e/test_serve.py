@@ -60,6 +60,8 @@ class Served:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=self.data_dir.parent,
+                # its own process group: a failed test's clean-up stops its children too
+                start_new_session=True,
             )
         wait_for(self._ready, timeout=60, interval=0.1)
         return self.output()
@@ -101,7 +103,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
     server = Served(tmp_path / "clinifile-data", _free_port())
     yield server
     if server.process and server.process.poll() is None:
-        server.process.kill()
+        # the whole group: SeaweedFS, clamd and API processes must not outlive the test
+        os.killpg(server.process.pid, signal.SIGKILL)
         server.process.wait()
     if server.log.exists():
         log_scan.keep_log_records(server.output(), f"serve-{server.port}")
