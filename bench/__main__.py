@@ -200,7 +200,7 @@ def report(results: dict[str, Any], command: str, drawn: dict[str, str]) -> str:
         "",
         f"Worker: peak RSS (VmHWM, from `/proc`) of a `clinifile worker` process that "
         f"processes one {wm['file_mib']} MiB file (streamed: type from the first 8 KiB, "
-        f"SHA-256 of every byte, server-side copy, SHA-256 of the copy), next to the same "
+        f"SHA-256 of every byte, server-side copy verified by its ETag), next to the same "
         f"process that only starts.",
         "",
         "| figure | min | median | max |",
@@ -269,9 +269,9 @@ def scanning_section(sc: dict[str, Any]) -> list[str]:
         f"(clamd's own peak RSS in that run: {mem['clamd_peak_mib']} MiB: its signatures, "
         "and the pages of the temporary file it writes each stream to and maps to scan it, "
         "file-backed and counted in its RSS). Without scanning the worker already drains at "
-        "about half the store's bare rate (it reads the whole upload and the whole copy, "
-        "and records each job in two transactions): the ratio measures the worker, and "
-        "scanning's own cost is the off / on ratio.",
+        "about half the store's bare rate (the processing section's ratio: two transactions "
+        "a job and the per-request work of its client, beside the store's own requests): "
+        "the ratio measures the worker, and scanning's own cost is the off / on ratio.",
     ]
 
 
