@@ -82,8 +82,12 @@ def test_processing_moves_the_object_to_its_permanent_key(
     api.process_all()
     store = runtime.store("au1")
     keys = [o.key for o in list_keys(store, f"{tenant.account_id}/")]
+    folder = f"{tenant.account_id}/patients/{tenant.patient_id}/attachments/{record['id']}/"
+    # the upload is gone from its temp key; beside the file, only its previews
     assert keys == [
-        f"{tenant.account_id}/patients/{tenant.patient_id}/attachments/{record['id']}/scan.png"
+        folder + "preview/large.webp",
+        folder + "preview/small.webp",
+        folder + "scan.png",
     ]
 
 
