@@ -94,7 +94,9 @@ class Served:
 
 
 def _weed_processes(data_dir: Path) -> list[str]:
-    result = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True
+    )
     return [line for line in result.stdout.splitlines() if f"-dir={data_dir}" in line]
 
 
@@ -202,7 +204,10 @@ def test_bad_cli_input_exits_nonzero_with_a_message(served: Served) -> None:
 
 def _children(pid: int) -> list[str]:
     result = subprocess.run(
-        ["ps", "--ppid", str(pid), "-o", "args="], capture_output=True, text=True, check=False
+        ["ps", "-ww", "--ppid", str(pid), "-o", "args="],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return result.stdout.splitlines()
 

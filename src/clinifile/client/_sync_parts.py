@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from clinifile.client import _multipart as mp
+from clinifile.client import _uploads as uploads
 from clinifile.client._io import SyncParallel, SyncPartReader, SyncStep
 from clinifile.client.errors import ClinifileError
 
@@ -50,6 +51,9 @@ class SyncMultipart:
             return str(upload["upload_url"])  # completed, not yet registered
         held = self._held_parts(upload) if upload is not None else None
         if upload is None or held is None:
+            # the storage left, as a presigned post tells it: refused in the POST's words
+            post = self._get(f"/patients/{patient_id}/attachment_presigned_post")
+            uploads.UploadLimits.of(post).check_storage(name, size)
             body = {"filename": name, "size": size}
             path = f"/patients/{patient_id}/attachment_multipart_uploads"
             opened = self._retrying(lambda: self._request("POST", path, json=body))

@@ -82,6 +82,17 @@ class UploadLimits:
         if (error := self.refusal(name, size)) is not None:
             raise error
 
+    def check_storage(self, name: str, size: int) -> None:
+        """For a file sent in parts (the POST's file size limit does not apply): raises
+        QuotaExceeded, in the same words, when the storage the plan has left is what binds
+        the post and the file is larger."""
+        binds = self.max_file_size is None or (
+            self.allowed is not None and self.allowed < self.max_file_size
+        )
+        error = self.refusal(name, size) if binds else None
+        if isinstance(error, QuotaExceeded):
+            raise error
+
 
 def check_not_empty(name: str, size: int) -> None:
     """An empty file is refused before anything is asked or sent (the store takes a file of

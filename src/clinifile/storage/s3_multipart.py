@@ -41,18 +41,21 @@ class S3Multipart:
         )
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
-        parts: list[UploadedPart] = []
+        latest: dict[int, tuple[Any, UploadedPart]] = {}
         try:
             paginator = self._client.get_paginator("list_parts")
             for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
-                parts += [
-                    UploadedPart(int(p["PartNumber"]), int(p["Size"]), p["ETag"].strip('"'))
-                    for p in page.get("Parts", [])
-                ]
+                for p in page.get("Parts", []):
+                    part = UploadedPart(int(p["PartNumber"]), int(p["Size"]), p["ETag"].strip('"'))
+                    # SeaweedFS lists a part sent twice twice, in no order: the one sent last
+                    # is what it holds (its times have whole seconds: within one second the
+                    # later listed is taken)
+                    held = latest.get(part.number)
+                    if held is None or p["LastModified"] >= held[0]:
+                        latest[part.number] = (p["LastModified"], part)
         except Exception as error:
             raise translate(error, key) from error
-        # SeaweedFS lists a part sent twice twice: the later one is what it holds
-        return sorted({part.number: part for part in parts}.values(), key=lambda p: p.number)
+        return [latest[number][1] for number in sorted(latest)]
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
         listed = [{"PartNumber": number, "ETag": f'"{etag}"'} for number, etag in sorted(parts)]
