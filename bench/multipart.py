@@ -27,7 +27,7 @@ import httpx
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from bench.upload_vs_curl import CLI, MEASURED_CLI, _port
+from bench.upload_vs_curl import MEASURED_CLI, _port, paid_clinic, start_serve
 from clinifile.storage.seaweed import embedded_store_of
 
 MIB = 1024 * 1024
@@ -113,33 +113,9 @@ def run(size_mib: int, large_mib: int, rounds: int) -> dict[str, Any]:
         root = Path(tmp)
         data, port = root / "data", _port()
         base = f"http://127.0.0.1:{port}"
-        serve = subprocess.Popen(
-            [*CLI, "serve", "--data-dir", str(data), "--port", str(port), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        serve = start_serve(data, port)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-
-            def cli(*a: str) -> str:
-                out = subprocess.run(
-                    [*CLI, *a, "--data-dir", str(data)], capture_output=True, text=True, check=True
-                )
-                return out.stdout.strip()
-
-            account = cli("accounts", "create", "--name", "Bench", "--plan", "paid")
-            key = cli("keys", "create", "--account", account)
-            patient = cli(
-                "patients", "create", "--account", account, "--first-name", "B", "--last-name", "M"
-            )
+            key, patient = paid_clinic(data, "M")
             medium = _sparse(root / "medium.pdf", size_mib)
             ours, curls, botos = [], [], []
             for i in range(rounds):  # alternating, so drift hits each

@@ -42,6 +42,44 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_serve(data: Path, port: int) -> subprocess.Popen[bytes]:
+    """`clinifile serve` on data (embedded SeaweedFS, its worker inside), once /healthz
+    answers; terminated if it does not within a minute."""
+    serve = subprocess.Popen(
+        [*CLI, "serve", "--data-dir", str(data), "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return serve
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                serve.terminate()
+                raise
+            time.sleep(0.2)
+
+
+def paid_clinic(data: Path, name: str) -> tuple[str, str]:
+    """A paid account with one patient, made with the operator commands: its key and the
+    patient's id."""
+
+    def cli(*a: str) -> str:
+        out = subprocess.run(
+            [*CLI, *a, "--data-dir", str(data)], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+
+    account = cli("accounts", "create", "--name", "Bench", "--plan", "paid")
+    key = cli("keys", "create", "--account", account)
+    patient = cli(
+        "patients", "create", "--account", account, "--first-name", "B", "--last-name", name
+    )
+    return key, patient
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=500)
@@ -53,33 +91,9 @@ def main() -> None:
         root = Path(tmp)
         data, port = root / "data", _port()
         base = f"http://127.0.0.1:{port}"
-        serve = subprocess.Popen(
-            [*CLI, "serve", "--data-dir", str(data), "--port", str(port), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        serve = start_serve(data, port)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-
-            def cli(*a: str) -> str:
-                out = subprocess.run(
-                    [*CLI, *a, "--data-dir", str(data)], capture_output=True, text=True, check=True
-                )
-                return out.stdout.strip()
-
-            account = cli("accounts", "create", "--name", "Bench", "--plan", "paid")
-            key = cli("keys", "create", "--account", account)
-            patient = cli(
-                "patients", "create", "--account", account, "--first-name", "B", "--last-name", "U"
-            )
+            key, patient = paid_clinic(data, "U")
             big = root / "big.pdf"
             with open(big, "wb") as f:
                 f.write(b"%PDF-1.4\n")
