@@ -23,7 +23,10 @@ CRASH_POINTS = (
     "inspect",  # read and hashed
     "settle",  # the bytes found are counted
     "copy",  # the verified copy is in place, the upload not yet deleted
-    "delete",  # the upload is deleted, the attachment not yet recorded
+    # the upload is deleted, the attachment not yet recorded: a worker no longer deletes
+    # before it records (it discards the upload after), but one of an earlier version did,
+    # and a rolling deploy has both
+    "delete",
 )
 
 
@@ -57,7 +60,9 @@ def crash_after(
         store = runtime.store(job.region)
         copied = promotion.copy_verified(store, source, job.final_key, job.filename)
         return Crashed(job, source, copied)
-    return Crashed(job, source, steps.promote(runtime, job, source))
+    stored = steps.promote(runtime, job, source)
+    runtime.store(job.region).delete(source.info.key)
+    return Crashed(job, source, stored)
 
 
 def expire_lease(runtime: Runtime, attachment_id: int) -> None:

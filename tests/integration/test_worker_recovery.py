@@ -147,7 +147,7 @@ def test_processing_twice_changes_nothing(api: Api, tenant: Tenant, runtime: Run
     ("step", "repost"),
     [
         ("settle", False),  # noticed when it counts the larger size: nothing is counted
-        ("promote", False),  # copies and deletes the upload, noticed when it records it
+        ("promote", False),  # copies the upload, noticed when it records it (the upload stays)
         ("promote", True),  # the client posts again, the copy fails, noticed at the retry
     ],
 )
@@ -184,9 +184,10 @@ def test_a_job_whose_lease_ran_out_ends_quietly_and_schedules_nothing(
     assert (row.state, row.lease_owner, row.failure_reason) == ("processing", "rescuer", None)
     assert row.next_attempt_at == claimed.next_attempt_at, "no retry scheduled"
     final_key = permanent_key(tenant.account_id, tenant.patient_id, attachment_id, "letter.pdf")
-    copied_and_deleted = step == "promote" and not repost
-    keys = [o.key for o in list_keys(runtime.store("au1"), f"{tenant.account_id}/")]
-    assert keys == ([final_key] if copied_and_deleted else [row.temp_key])
+    copied = step == "promote" and not repost
+    keys = {o.key for o in list_keys(runtime.store("au1"), f"{tenant.account_id}/")}
+    # the upload is discarded only after a job is recorded: the rescuer's job still needs it
+    assert keys == ({final_key, row.temp_key} if copied else {row.temp_key})
     said = [r for r in caplog.records if r.name.startswith("clinifile.worker")]
     assert [r.getMessage() for r in said if r.levelno >= logging.WARNING] == []
     assert f"attachment {attachment_id}: lease lost; another worker finishes it" in [
@@ -195,3 +196,25 @@ def test_a_job_whose_lease_ran_out_ends_quietly_and_schedules_nothing(
 
     process(runtime, attachment_id, "rescuer")
     _assert_finished_once(api, tenant, runtime, record, content)
+
+
+def test_a_loop_claims_its_next_job_with_a_completion_and_a_stop_hands_it_back(
+    api: Api, tenant: Tenant, runtime: Runtime
+) -> None:
+    """One commit completes a job and leases the loop its next; a loop that stops before
+    beginning that job returns it to the queue, due at once and its attempt not counted."""
+    first = api.upload(tenant, "first.pdf", samples.pdf("first"))
+    second = api.upload(tenant, "second.pdf", samples.pdf("second"))
+    worker = Worker(runtime, owner="loop")
+    assert worker.run_once()
+    assert api.get(tenant, first["id"])["processing_state"] == "completed"
+    ahead = _row(runtime, int(second["id"]))
+    assert (ahead.state, ahead.lease_owner, ahead.attempts) == ("processing", "loop", 1)
+
+    worker.hand_back()
+    returned = _row(runtime, int(second["id"]))
+    assert (returned.state, returned.lease_owner, returned.attempts) == ("pending", None, 0)
+    assert Worker(runtime, owner="next").run_until_idle() == 1
+    done = _row(runtime, int(second["id"]))
+    assert (done.state, done.attempts) == ("completed", 1)
+    assert api.download(tenant, second["id"]).content == samples.pdf("second")

@@ -58,6 +58,21 @@ def temp_key_states(session: Session, keys: list[str]) -> dict[str, AttachmentSt
     return {key: AttachmentState(state) for key, state in rows}
 
 
+def hand_back(session: Session, attachment_id: int, owner: str) -> bool:
+    """Hands a job leased to owner back to the queue before any step of it ran: due at
+    once, and the attempt its claim counted taken back."""
+    return _update_leased(
+        session,
+        attachment_id,
+        owner,
+        state=AttachmentState.PENDING,
+        lease_owner=None,
+        lease_expires_at=None,
+        next_attempt_at=utcnow(),
+        attempts=Attachment.attempts - 1,
+    )
+
+
 def release_leases(session: Session, owner: str) -> int:
     """Hands every job leased to owner back to the queue (graceful shutdown)."""
     result = session.execute(
@@ -215,6 +230,15 @@ def _claim_statement() -> Any:
 _CLAIM = _claim_statement()
 
 
+def commit_unflushed(session: Session) -> None:
+    """Lets the transaction of a lone claim commit without waiting for its WAL to reach the
+    disk (a flush a job, ~1 ms here; PostgreSQL only): a claim lost in a database crash
+    leaves the job due again, and every step after it is safe to repeat
+    (worker.promotion). Completions, and the claims made with them, stay synchronous."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
 def claim_next(session: Session, *, owner: str, lease_seconds: int) -> JobRow | None:
     """Leases the next due attachment (or one whose lease ran out) to owner: what the job
     needs of it (as `leased` gives), or None when none is due.
@@ -224,11 +248,6 @@ def claim_next(session: Session, *, owner: str, lease_seconds: int) -> JobRow | 
     the UPDATE re-checks the condition either way (None when another took it first).
     """
     now = utcnow()
-    if session.get_bind().dialect.name == "postgresql":
-        # a claim need not wait for its WAL to reach the disk (a flush a job, ~1 ms here):
-        # one lost in a database crash leaves the job due again, and every step after it
-        # is safe to repeat (worker.promotion); completions stay synchronous
-        session.execute(text("SET LOCAL synchronous_commit = off"))
     row = session.execute(
         _CLAIM,
         {"now": now, "owner": owner, "lease_expires_at": now + timedelta(seconds=lease_seconds)},
@@ -307,15 +326,60 @@ def settle_reservation(
         accounts_db.release(session, account_id, -delta)
 
 
-def mark_completed(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
-    return _transition(
-        session,
-        attachment_id,
-        owner,
-        state=AttachmentState.COMPLETED,
-        failure_reason=None,
-        **fields,
+# what a completion records, each bound by name (as `v_<column>`: SQLAlchemy keeps a
+# column's own name for its automatic parameters)
+COMPLETION_FIELDS = (
+    "filename",
+    "content_type",
+    "size",
+    "checksum_sha256",
+    "permanent_key",
+    "processed_at",
+    "scan_status",
+    "scan_signature",
+    "scanned_at",
+    "scan_signature_version",
+)
+
+
+def _completion_statement() -> Any:
+    """The completion's UPDATE, built once (as the claim's is: one per job)."""
+    return (
+        update(Attachment)
+        .where(
+            Attachment.id == bindparam("attachment_id"),
+            Attachment.state == AttachmentState.PROCESSING,
+            Attachment.lease_owner == bindparam("owner"),
+        )
+        .values(
+            state=AttachmentState.COMPLETED,
+            failure_reason=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=bindparam("v_updated_at"),
+            **{name: bindparam(f"v_{name}") for name in COMPLETION_FIELDS},
+        )
+        .execution_options(synchronize_session=False)
     )
+
+
+_COMPLETE = _completion_statement()
+
+
+def mark_completed(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
+    """Ends owner's lease with the attachment completed and fields (every one of
+    COMPLETION_FIELDS) recorded; False when owner no longer holds it."""
+    assert fields.keys() == set(COMPLETION_FIELDS), sorted(fields)
+    result = session.execute(
+        _COMPLETE,
+        {
+            "attachment_id": attachment_id,
+            "owner": owner,
+            "v_updated_at": utcnow(),
+            **{f"v_{name}": value for name, value in fields.items()},
+        },
+    )
+    return rowcount(result) == 1
 
 
 def mark_quarantined(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:

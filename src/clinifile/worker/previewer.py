@@ -7,56 +7,37 @@ queued when the process stops (or past the queue's bound) gets its previews from
 
 from __future__ import annotations
 
+import functools
 import logging
-import queue
-import threading
 
 from clinifile.runtime import Runtime
 from clinifile.worker import previewing
+from clinifile.worker.background import QUEUE_BOUND, Background
 
 log = logging.getLogger(__name__)
 
-QUEUE_BOUND = 10_000
+
+def _dropped(attachment_id: int) -> None:
+    log.warning(
+        "attachment %s: %d files wait for previews; this one is left for "
+        "`clinifile previews rebuild`",
+        attachment_id,
+        QUEUE_BOUND,
+    )
 
 
-class Previewer:
-    def __init__(self, runtime: Runtime, name: str) -> None:
-        self.runtime = runtime
-        self.name = name
-        self._queue: queue.Queue[int | None] = queue.Queue(QUEUE_BOUND)
-        self._thread: threading.Thread | None = None
+def _left(count: int) -> None:
+    log.info("%d completed files left without previews: `clinifile previews rebuild`", count)
 
-    def submit(self, attachment_id: int) -> None:
-        """Queues a completed attachment for its previews; never blocks processing."""
-        try:
-            self._queue.put_nowait(attachment_id)
-        except queue.Full:
-            log.warning(
-                "attachment %s: %d files wait for previews; this one is left for "
-                "`clinifile previews rebuild`",
-                attachment_id,
-                QUEUE_BOUND,
-            )
 
-    def run(self) -> None:
-        while (attachment_id := self._queue.get()) is not None:
-            # never raises: a preview that cannot be made never fails the attachment
-            previewing.after_job(self.runtime, attachment_id)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float) -> None:
-        """Ends after the preview being made; what is still queued is left for a rebuild."""
-        left = 0
-        while True:
-            try:
-                left += self._queue.get_nowait() is not None
-            except queue.Empty:
-                break
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
-        if left:
-            log.info("%d completed files left without previews: `clinifile previews rebuild`", left)
+def previewer(runtime: Runtime, name: str) -> Background[int]:
+    """Makes the previews of the attachment ids submitted; a stop ends after the preview
+    being made (the rest are left for a rebuild). previewing.after_job never raises: a
+    preview that cannot be made never fails the attachment."""
+    return Background(
+        name,
+        functools.partial(previewing.after_job, runtime),
+        dropped=_dropped,
+        left=_left,
+        finish_on_stop=False,
+    )

@@ -7,13 +7,16 @@ its lease to run out before another run tries it again.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 
 from clinifile import log_context, metrics
 from clinifile.errors import LeaseLost, OverQuota, ScanError, StorageError
 from clinifile.metrics import timed
 from clinifile.runtime import Runtime
-from clinifile.worker import steps
+from clinifile.worker import discarder, steps
+from clinifile.worker.discarder import Upload
 from clinifile.worker.judging import BlockedType, Infected
 from clinifile.worker.promotion import UploadMissing
 from clinifile.worker.rules import FailOn, QuarantineOn, RetryOn, Rules, exponential
@@ -49,32 +52,51 @@ def process(runtime: Runtime, attachment_id: int, owner: str) -> None:
         process_job(runtime, job)
 
 
-def process_job(runtime: Runtime, job: Job) -> None:
+# what becomes of an upload whose attachment is recorded: by default deleted at once; a
+# worker pool's discarder deletes it beside the next job
+Discard = Callable[[Upload], None]
+
+
+def process_job(
+    runtime: Runtime, job: Job, discard: Discard | None = None, *, then_claim: bool = False
+) -> Job | None:
     """Finishes the leased job, or schedules a retry, or fails it for good; its log lines
-    carry its attachment id and the id of the request that registered it."""
+    carry its attachment id and the id of the request that registered it. then_claim: a
+    completed job's transaction also leases its owner the next job, returned (None: none
+    was due, or the job ended otherwise)."""
     request_token = log_context.request_id.set(job.request_id)
     attachment_token = log_context.attachment_id.set(job.id)
     try:
-        _process(runtime, job)
+        return _process(
+            runtime, job, discard or functools.partial(discarder.discard, runtime), then_claim
+        )
     finally:
         log_context.attachment_id.reset(attachment_token)
         log_context.request_id.reset(request_token)
 
 
-def _process(runtime: Runtime, job: Job) -> None:
+def _process(runtime: Runtime, job: Job, discard: Discard, then_claim: bool) -> Job | None:
     try:
-        _finish(runtime, job)
+        return _finish(runtime, job, discard, then_claim)
     except LeaseLost:
         log.info("attachment %s: lease lost; another worker finishes it", job.id)
+        return None
 
 
-def _finish(runtime: Runtime, job: Job) -> None:
+def _finish(runtime: Runtime, job: Job, discard: Discard, then_claim: bool) -> Job | None:
     try:
         source = timed("inspect", steps.inspect, runtime, job)
         metrics.scanned(source.scan)
         job = timed("settle", steps.settle, runtime, job, source)
         timed("judge", steps.judge, runtime, source)
         stored = timed("promote", steps.promote, runtime, job, source)
-        timed("complete", steps.complete, runtime, job, source, stored)
+        following = timed(
+            "complete", steps.complete, runtime, job, source, stored, then_claim=then_claim
+        )
     except RULES.errors as error:
         RULES.rescue(runtime, job, error)
+        return None
+    if not source.already_promoted:
+        # recorded: the upload is no longer needed (if it stays, the sweep deletes it)
+        discard((job.region, source.info.key))
+    return following

@@ -192,10 +192,8 @@ def copy_verified(
 
 
 def promote(store: ObjectStore, source: Source, permanent_key: str, filename: str) -> ObjectInfo:
-    """Puts the source at permanent_key, verified, then deletes the upload; nothing to do
-    when an earlier run already did."""
+    """Puts the source at permanent_key, verified; nothing to do when an earlier run already
+    did. The upload stays until the attachment is recorded (then it is discarded)."""
     if source.already_promoted:
         return source.info
-    copied = copy_verified(store, source, permanent_key, filename)
-    store.delete(source.info.key)
-    return copied
+    return copy_verified(store, source, permanent_key, filename)

@@ -3,6 +3,8 @@
 `WorkerPool` runs N such loops as threads of one process (`clinifile worker
 --concurrency N`, or the one inside `serve`), wakes them on new work, sweeps abandoned
 uploads now and then, and on shutdown lets each finish its job or hands the lease back.
+Beside the loops, one thread makes the previews of the files they completed and one deletes
+the uploads they no longer need, so that neither holds up the next job.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from collections.abc import Callable
 
 from clinifile.db import attachments as attachments_db
 from clinifile.runtime import Runtime
-from clinifile.worker import previewing, steps
+from clinifile.worker import discarder, previewing, steps
 from clinifile.worker.deliverer import Deliverer
 from clinifile.worker.delivery import Render
-from clinifile.worker.previewer import Previewer
-from clinifile.worker.processing import process_job
+from clinifile.worker.previewer import previewer
+from clinifile.worker.processing import Discard, process_job
 from clinifile.worker.steps import Job
 from clinifile.worker.sweep import sweep
 from clinifile.worker.wakeup import PostgresWakeup, start_wakeup
@@ -37,8 +39,9 @@ def worker_id() -> str:
 
 class Worker:
     """One processing loop. after_job: what happens to each job it finished (a pool's
-    Previewer queues its previews); by default its previews are made at once, in this
-    loop."""
+    previewer queues its previews); by default its previews are made at once, in this
+    loop. discard: what happens to the upload of a recorded attachment (a pool's discarder
+    queues its deletion); by default it is deleted at once."""
 
     def __init__(
         self,
@@ -47,13 +50,17 @@ class Worker:
         *,
         sweeper: bool = False,
         after_job: Callable[[int], None] | None = None,
+        discard: Discard | None = None,
     ):
         self.runtime = runtime
         self.owner = owner or worker_id()
         self.sweeper = sweeper
         self.after_job = after_job or functools.partial(previewing.after_job, runtime)
+        self.discard = discard or functools.partial(discarder.discard, runtime)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # the job claimed with the last one's completion, not yet begun
+        self._next: Job | None = None
         interval = runtime.settings.sweep_interval_seconds
         # the first sweep after a random part of the interval, so that workers spread out
         self._next_sweep = time.monotonic() + random.uniform(0.1, 1.0) * interval
@@ -62,11 +69,15 @@ class Worker:
         return steps.claim(self.runtime, self.owner)
 
     def run_once(self) -> bool:
-        """Processes one due attachment; False when there was none."""
-        job = self.claim()
+        """Processes one due attachment; False when there was none. The transaction that
+        completes a job also claims the next (one commit for both), unless the loop is
+        stopping."""
+        job, self._next = self._next or self.claim(), None
         if job is None:
             return False
-        process_job(self.runtime, job)
+        self._next = process_job(
+            self.runtime, job, self.discard, then_claim=not self._stop.is_set()
+        )
         # its own step: a preview that cannot be made never fails the attachment
         self.after_job(job.id)
         return True
@@ -93,7 +104,19 @@ class Worker:
             except Exception:
                 log.exception("worker %s: unexpected error; continuing", self.owner)
             self.runtime.wait_for_work(self.runtime.settings.worker_poll_seconds)
+        self.hand_back()
         log.info("worker %s stopped", self.owner)
+
+    def hand_back(self) -> None:
+        """Returns the job claimed ahead, if any, to the queue as if never claimed."""
+        job, self._next = self._next, None
+        if job is None:
+            return
+        try:
+            steps.hand_back(self.runtime, job)
+        except Exception:
+            # its lease runs out instead, and another worker takes it then
+            log.exception("worker %s could not hand attachment %s back", self.owner, job.id)
 
     def start(self) -> threading.Thread:
         self._thread = threading.Thread(target=self.run, name=f"worker-{self.owner}", daemon=True)
@@ -125,9 +148,16 @@ class WorkerPool:
     def __init__(self, runtime: Runtime, concurrency: int = 1, render: Render | None = None):
         self.runtime = runtime
         base = worker_id()
-        self.previewer = Previewer(runtime, f"{base}-previews")
+        self.previewer = previewer(runtime, f"{base}-previews")
+        self.discarder = discarder.discarder(runtime, f"{base}-discards")
         self.workers = [
-            Worker(runtime, f"{base}-{i}", sweeper=(i == 0), after_job=self.previewer.submit)
+            Worker(
+                runtime,
+                f"{base}-{i}",
+                sweeper=(i == 0),
+                after_job=self.previewer.submit,
+                discard=self.discarder.submit,
+            )
             for i in range(concurrency)
         ]
         self.deliverer = Deliverer(runtime, f"{base}-hooks", render) if render else None
@@ -138,6 +168,7 @@ class WorkerPool:
             self.runtime.settings.resolved_database_url(), self.runtime.work_enqueued
         )
         self.previewer.start()
+        self.discarder.start()
         for worker in self.workers:
             worker.start()
         if self.deliverer is not None:
@@ -154,6 +185,7 @@ class WorkerPool:
             if not worker.join(max(0.0, deadline - time.monotonic())):
                 worker.release_leases()
         self.previewer.stop(max(0.0, deadline - time.monotonic()))
+        self.discarder.stop(max(0.0, deadline - time.monotonic()))
         if self.deliverer is not None:
             self.deliverer.stop(max(0.0, deadline - time.monotonic()))
         if self.wakeup is not None:

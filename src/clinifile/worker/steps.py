@@ -1,15 +1,17 @@
 """The steps of processing one leased attachment, each a function a test can stop after, as
 a crash would:
 
-    claim      lease the next due attachment: its Job (lease: re-read a leased one's)
+    claim      lease the next due attachment: its Job (lease: re-read a leased one's; a
+               loop claims its next job in the transaction that completes one)
     inspect    find the upload (or an earlier run's copy), detect its type, hash and scan it
     settle     count the bytes found, not the bytes registered
     judge      Infected or BlockedType when the file may not be served
-    promote    copy to the permanent key, verify, delete the upload
+    promote    copy to the permanent key, verify
     complete   record type, size, checksum and scan; the attachment is done
 
-and the three ends a rule chooses instead: `retry`, `fail` and `quarantine`. Every step that writes
-is one transaction whose UPDATE names the lease it expects, and raises LeaseLost when
+after which the upload is discarded (worker.discarder: deleted, or left for the sweep); or
+one of the three ends a rule chooses instead: `retry`, `fail` and `quarantine`. Every step
+that writes is one transaction whose UPDATE names the lease it expects, and raises LeaseLost when
 another run holds the job; storage steps raise StorageError (see worker.promotion).
 """
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from clinifile.db import attachments as attachments_db
 from clinifile.db.types import utcnow
@@ -67,10 +71,22 @@ def lease(runtime: Runtime, attachment_id: int, owner: str) -> Job | None:
 
 def claim(runtime: Runtime, owner: str) -> Job | None:
     """Leases the next due attachment to owner: its job, or None when none is due."""
-    lease_seconds = runtime.settings.worker_lease_seconds
     with runtime.transaction() as session:
-        row = attachments_db.claim_next(session, owner=owner, lease_seconds=lease_seconds)
+        attachments_db.commit_unflushed(session)
+        return claim_in(session, runtime, owner)
+
+
+def claim_in(session: Session, runtime: Runtime, owner: str) -> Job | None:
+    """claim, in the caller's transaction."""
+    lease_seconds = runtime.settings.worker_lease_seconds
+    row = attachments_db.claim_next(session, owner=owner, lease_seconds=lease_seconds)
     return None if row is None else job_from(row, owner)
+
+
+def hand_back(runtime: Runtime, job: Job) -> None:
+    """Returns a claimed job none of whose steps ran (a stopping worker's next job)."""
+    with runtime.transaction() as session:
+        attachments_db.hand_back(session, job.id, job.owner)
 
 
 def job_from(row: attachments_db.JobRow, owner: str) -> Job:
@@ -143,7 +159,12 @@ def promote(runtime: Runtime, job: Job, source: Source) -> ObjectInfo:
     return promotion.promote(runtime.store(job.region), source, job.final_key, job.filename)
 
 
-def complete(runtime: Runtime, job: Job, source: Source, stored: ObjectInfo) -> None:
+def complete(
+    runtime: Runtime, job: Job, source: Source, stored: ObjectInfo, *, then_claim: bool = False
+) -> Job | None:
+    """Records the attachment as completed; then_claim: and, in the same transaction,
+    leases the job's owner its next job (one commit for both), which it returns."""
+    following = None
     with runtime.transaction() as session:
         won = attachments_db.mark_completed(
             session,
@@ -159,9 +180,12 @@ def complete(runtime: Runtime, job: Job, source: Source, stored: ObjectInfo) -> 
         )
         if won:
             events.emit_for(session, EventType.PROCESSED, job.id, account_id=job.account_id)
+            if then_claim:
+                following = claim_in(session, runtime, job.owner)
     if not won:
         raise LeaseLost(f"attachment {job.id} is no longer leased to {job.owner!r}")
     log.info("attachment %s processed: %s, %d bytes", job.id, source.content_type, stored.size)
+    return following
 
 
 def retry(runtime: Runtime, job: Job, reason: str, *, delay_seconds: float) -> None:
