@@ -197,6 +197,46 @@ def test_a_key_error_in_a_step_is_a_bug_not_a_lost_lease(
     assert (done.state, done.attempts) == ("completed", 2)
 
 
+@pytest.mark.parametrize("settings_overrides", [{"worker_max_attempts": 2}])
+def test_a_bug_met_on_the_last_attempt_fails_the_job_with_a_reason_instead_of_looping(
+    api: Api,
+    tenant: Tenant,
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A step that always raises an error no rule names: the first attempt leaves the job
+    to its lease, as any bug does; the last fails it, so the clinic sees why instead of an
+    attachment claimed again every lease for ever."""
+    record = api.upload(tenant, "a.pdf", samples.pdf())
+    attachment_id = int(record["id"])
+
+    def always_buggy(*args: Any) -> Any:
+        raise KeyError("content_type")
+
+    monkeypatch.setattr(steps, "promote", always_buggy)
+    with pytest.raises(KeyError):
+        Worker(runtime, owner="buggy").run_once()
+    assert _row(runtime, attachment_id).state == "processing"
+
+    expire_lease(runtime, attachment_id)
+    assert Worker(runtime, owner="buggy-again").run_once()
+    failed = _row(runtime, attachment_id)
+    assert (failed.state, failed.attempts, failed.lease_owner) == ("failed", 2, None)
+    shown = api.get(tenant, record["id"])
+    assert shown["processing_state"] == "failed"
+    assert shown["processing_completed"] is False
+    assert shown["processing_error"].startswith(
+        "it could not be processed: an unexpected error in clinifile, 2 times"
+    )
+    assert _used(runtime, tenant.account_id) == 0, "a failed file's bytes are given back"
+    assert any(
+        r.exc_info and "unexpected error on its last attempt" in r.getMessage()
+        for r in caplog.records
+    ), "the operator's log has the traceback"
+    assert Worker(runtime, owner="later").run_until_idle() == 0
+
+
 def test_the_worker_loop_logs_a_bug_and_goes_on_with_other_jobs(
     api: Api,
     tenant: Tenant,

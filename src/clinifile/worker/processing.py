@@ -2,7 +2,9 @@
 
 A lost lease is no failure: another run holds the job, and this one returns quietly. An
 error no rule names is a bug: it propagates, the worker loop logs it, and the job waits for
-its lease to run out before another run tries it again.
+its lease to run out before another run tries it again; a job that meets such an error on
+its `worker_max_attempts`th attempt fails, with a reason that says so, instead of being
+claimed again forever.
 """
 
 from __future__ import annotations
@@ -96,7 +98,20 @@ def _finish(runtime: Runtime, job: Job, discard: Discard, then_claim: bool) -> J
     except RULES.errors as error:
         RULES.rescue(runtime, job, error)
         return None
+    except Exception:
+        if job.attempts < runtime.settings.worker_max_attempts:
+            raise
+        log.exception("attachment %s: unexpected error on its last attempt", job.id)
+        steps.fail(runtime, job, _unexpected(job.attempts))
+        return None
     if not source.already_promoted:
         # recorded: the upload is no longer needed (if it stays, the sweep deletes it)
         discard((job.region, source.info.key))
     return following
+
+
+def _unexpected(attempts: int) -> str:
+    return (
+        f"it could not be processed: an unexpected error in clinifile, {attempts} times; "
+        "upload it again, and ask your administrator to look at the worker's log"
+    )
