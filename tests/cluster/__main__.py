@@ -1,7 +1,13 @@
 """The multi-host run: deploy every host in its own network namespace, drive uploads from
 the client host while faults are injected, then check the database and the store.
 
-    python -m tests.cluster [--uploads 1000] [--threads 8] [--root DIR]
+    python -m tests.cluster [--uploads 1000] [--threads 4] [--scale-batch 400] [--root DIR]
+
+--uploads is a least: the client goes on until every fault and the rolling deploy are over.
+
+Before the faults (tests/cluster/phases.py): uploads/s with 1, 2 and 3 worker hosts, and an
+API host drained by HAProxy while a request is in flight through it; after each fault, the
+time until the system is whole again.
 
 Needs root (network namespaces). Exit 0 when every check holds; the report is printed and
 written to ROOT/report.json. Everything it started is torn down, also on failure.
@@ -24,7 +30,7 @@ from typing import Any
 
 from clinifile.runtime import build_runtime
 from clinifile.services import accounts as accounts_service
-from tests.cluster import checks, faults, netns
+from tests.cluster import checks, faults, netns, phases
 from tests.cluster.faults import FAULTS
 from tests.cluster.hosts import APIS, WORKERS, Deployment, deploy
 
@@ -65,12 +71,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     deployment = deploy(root, str(venv / "weed"), str(venv / "clinifile"))
     report["deploy_seconds"] = round(time.monotonic() - started, 1)
     tenants = make_tenants(deployment, accounts=3, patients=3)
+    harness = phases.Uploads()  # the scaling batches' and the probes' uploads
+    phase_started = time.monotonic()
+    scaling = phases.worker_scaling(deployment, tenants, args.scale_batch, harness)
+    report["scaling_seconds"] = round(time.monotonic() - phase_started, 1)
+    drain = phases.drained_host_finishes(deployment, tenants[0])
     config = {
         "base_url": deployment.base_url,
         "uploads": args.uploads,
         "threads": args.threads,
         "tenants": tenants,
         "seed": 18,
+        # the client goes on past --uploads until every fault and the deploy are over
+        "stop_file": str(root / "load.stop"),
     }
     (root / "load.json").write_text(json.dumps(config))
     load = subprocess.Popen(
@@ -94,12 +107,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scraper = threading.Thread(target=checks.scrape_during, args=(deployment, load, scrapes))
     scraper.start()
     windows = []
-    for fault in FAULTS:
-        if load.poll() is not None:
-            log.warning("the load ended before fault %s", fault.name)
-            break
-        windows.append(fault.inject(deployment))
+    prober = phases.Prober(deployment, tenants[1], harness)
+    try:
+        for fault in FAULTS:
+            if load.poll() is not None:
+                log.warning("the load ended before fault %s", fault.name)
+                break
+            windows.append(fault.inject(deployment, prober))
+    finally:
+        prober.close()
     rolling = faults.rolling_deploy(deployment) if load.poll() is None else None
+    (root / "load.stop").touch()
     # a deploy's last worker host may come back after the client's last upload: the queue
     # it leaves still flows through the workers, and the checks below count every job
     load_running_after_deploy = load.poll() is None
@@ -109,13 +127,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scraper.join()
     out = json.loads((root / "load-out.json").read_text())
     report["load_seconds"] = round(load_seconds, 1)
+    report["uploads"] = len(out["results"])
     registered = sum(1 for r in out["results"] if "id" in r)
     figures: dict[str, Any] = {
         "uploads_per_second_through_the_lb": round(registered / load_seconds, 1),
         "note": "2 shared cores run every host, the client and the faults: compare runs "
         "made side by side, not with other machines",
     }
+    figures["worker_hosts"] = scaling
+    figures["seconds_until_whole"] = {w["name"]: w.get("seconds_until_whole") for w in windows}
     report["faults"] = windows
+    report["harness_uploads"] = len(harness.results)
+    # the end checks cover the scaling batches and the probes as they cover the load
+    everything = {"results": out["results"] + harness.results, "seen": out["seen"] + harness.seen}
     report["checks"] = {
         "every fault and the deploy began while uploads flowed": {
             "ok": len(windows) == len(FAULTS) and rolling is not None,
@@ -123,8 +147,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "of": len(FAULTS),
             "uploads_still_flowing_after_the_deploy": load_running_after_deploy,
         },
-        **checks.verify(deployment, out, windows, scrapes, figures),
+        **checks.verify(deployment, everything, windows, scrapes, figures),
         "no client error during the rolling deploy": checks.quiet_during(out, rolling),
+        "whole again after every fault": {
+            "ok": len(windows) == len(FAULTS)
+            and all(w.get("seconds_until_whole") is not None for w in windows),
+            "seconds_until_whole": figures["seconds_until_whole"],
+            "definition": "from the fault's injection until /readyz through the load balancer "
+            "answers 200, both API servers are UP in HAProxy, three volume servers have joined "
+            "and every worker host's /metrics answers, and then an upload sent after that "
+            "through the load balancer is registered and its processing completed",
+        },
+        "a drained API host finishes its request and gets no new one": drain,
     }
     if rolling is not None:
         windows.append(rolling)
@@ -140,6 +174,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--uploads", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--scale-batch", type=int, default=400)
     parser.add_argument("--root", default=None)
     parser.add_argument("--load-timeout", type=float, default=600)
     args = parser.parse_args()
@@ -161,7 +196,7 @@ def main() -> int:
     for path in Path(report["root"]).iterdir():
         if path.is_dir() and path.name != "logs":
             shutil.rmtree(path)
-        elif path.name in ("s3-identities.json", "load.json"):
+        elif path.name in ("s3-identities.json", "load.json", "haproxy.sock", "load.stop"):
             path.unlink()
     print("every check holds", file=sys.stderr)
     return 0

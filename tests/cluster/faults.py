@@ -9,9 +9,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.cluster.hosts import APIS, WORKERS, Deployment, wait_until
+
+if TYPE_CHECKING:
+    from tests.cluster.phases import Prober
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +27,9 @@ class Fault:
     breaks: Callable[[Deployment], None]
     mends: Callable[[Deployment], None]
 
-    def inject(self, deployment: Deployment) -> dict[str, Any]:
+    def inject(self, deployment: Deployment, prober: Prober | None = None) -> dict[str, Any]:
+        """Breaks, waits, mends; with a prober, then waits until the system is whole again
+        (phases.Prober: every host in service and a new upload completed) and notes when."""
         time.sleep(self.before)
         log.info("fault: %s", self.name)
         start = time.time()
@@ -33,7 +38,11 @@ class Fault:
         self.mends(deployment)
         end = time.time()
         log.info("fault %s mended after %.1fs", self.name, end - start)
-        return {"name": self.name, "start": start, "end": end, "seconds": round(end - start, 1)}
+        window = {"name": self.name, "start": start, "end": end, "seconds": round(end - start, 1)}
+        if prober is not None:
+            window |= prober.until_whole(start)
+            log.info("fault %s: whole again after %ss", self.name, window["seconds_until_whole"])
+        return window
 
 
 def _kill_worker(d: Deployment) -> None:
@@ -88,8 +97,8 @@ FAULTS = (
 
 
 def rolling_deploy(d: Deployment, before: float = 3.0) -> dict[str, Any]:
-    """Every API and worker host restarted one by one as a deploy does it: SIGTERM (an API
-    finishes its requests while HAProxy's check takes it out; a worker finishes its jobs or
+    """Every API and worker host restarted one by one as a deploy does it: drained on
+    HAProxy, then SIGTERM (an API finishes its requests in flight; a worker finishes its jobs or
     hands their leases back), then started again; the client must see no error at all."""
     time.sleep(before)
     log.info("rolling deploy")
@@ -98,8 +107,13 @@ def rolling_deploy(d: Deployment, before: float = 3.0) -> dict[str, Any]:
     workers = threading.Thread(target=_roll_workers, args=(d,))
     workers.start()
     for name in APIS:
+        # drained on HAProxy's admin socket first: its idle connections to the host are no
+        # longer reused (SIGTERM closing one under a request gave the client an error)
+        d.haproxy(f"set server apis/{name} state drain")
+        time.sleep(1.0)
         d.hosts[name].stop("api", timeout=60)
         d.start_api(name)
+        d.haproxy(f"set server apis/{name} state ready")
         # back in HAProxy's rotation (rise 2 checks, 1 s apart) before the next goes
         time.sleep(2.5)
     workers.join()

@@ -9,6 +9,7 @@ import json
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -302,9 +303,33 @@ class Deployment:
             f"    server {n} {self.address(n)}:{API_PORT} check inter 1s fall 2 rise 2"
             for n in APIS
         )
-        config.write_text(HAPROXY.format(address=self.address("lb"), servers=servers))
+        config.write_text(
+            HAPROXY.format(address=self.address("lb"), servers=servers, socket=self.lb_socket)
+        )
         self.hosts["lb"].spawn("haproxy", ["haproxy", "-db", "-f", str(config)], self.logs)
         wait_until("the load balancer", lambda: _http_ok(f"{self.base_url}/readyz"))
+
+    @property
+    def lb_socket(self) -> Path:
+        return self.root / "haproxy.sock"
+
+    def haproxy(self, command: str) -> str:
+        """One command on HAProxy's admin socket (`set server apis/api2 state drain`, ...)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(5)
+            conn.connect(str(self.lb_socket))
+            conn.sendall(command.encode() + b"\n")
+            chunks = []
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def lb_servers(self) -> dict[str, dict[str, str]]:
+        """HAProxy's `show stat` for the API servers: {name: {"status": "UP", "scur": ...}}."""
+        lines = self.haproxy("show stat").lstrip("# ").splitlines()
+        header = lines[0].split(",")
+        rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
+        return {r["svname"]: r for r in rows if r["pxname"] == "apis" and r["svname"] in APIS}
 
     def settings(self) -> Settings:
         """The settings every host has, for the harness's own admin steps and checks."""
@@ -325,6 +350,8 @@ class Deployment:
 
 HAPROXY = """global
     maxconn 2000
+    # the harness's admin socket (drain a server, read its sessions), as an operator uses it
+    stats socket {socket} mode 600 level admin
 defaults
     mode http
     timeout connect 2s

@@ -3,17 +3,23 @@ Python client (its own retry policy), every HTTP answer it saw recorded with its
 
     python -m tests.cluster.load CONFIG.json OUT.json
 CONFIG: {"base_url", "uploads", "threads", "tenants": [{"key", "patients": [...]}], "seed"}
+and optionally "sizes": [[share, low, high], ...] (SIZES when absent) and "stop_file": with
+it, "uploads" is a least: the threads go on past it until that file exists (the harness
+makes it once every fault and the deploy are over, so the load outlasts them however fast
+the machine is).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import random
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -54,13 +60,13 @@ class Recording(httpx.HTTPTransport):
         return response
 
 
-def size_for(rng: random.Random) -> int:
+def size_for(rng: random.Random, sizes: Sequence[Sequence[float]] = SIZES) -> int:
     pick = rng.random()
-    for share, low, high in SIZES:
+    for share, low, high in sizes:
         if pick < share:
-            return rng.randint(low, high)
+            return rng.randint(int(low), int(high))
         pick -= share
-    return SIZES[-1][1]
+    return int(sizes[-1][1])
 
 
 def main(config_path: str, out_path: str) -> None:
@@ -68,10 +74,21 @@ def main(config_path: str, out_path: str) -> None:
     seen: list[dict[str, Any]] = []
     lock = threading.Lock()
     rng = random.Random(config["seed"])
-    plan = []
-    for n in range(config["uploads"]):
-        tenant = rng.choice(config["tenants"])
-        plan.append((n, tenant, rng.choice(tenant["patients"]), size_for(rng), rng.getrandbits(64)))
+    sizes = config.get("sizes") or SIZES
+    stop_file = Path(config["stop_file"]) if config.get("stop_file") else None
+    counter = itertools.count()
+    drawing = threading.Lock()
+
+    def next_item() -> tuple[int, dict[str, Any], int, int, int] | None:
+        # drawn one by one in n's order from the seeded generator: the same plan each run
+        with drawing:
+            n = next(counter)
+            if n >= config["uploads"] and (stop_file is None or stop_file.exists()):
+                return None
+            tenant = rng.choice(config["tenants"])
+            patient = rng.choice(tenant["patients"])
+            return (n, tenant, patient, size_for(rng, sizes), rng.getrandbits(64))
+
     local = threading.local()
 
     def client_for(key: str) -> Client:
@@ -107,8 +124,15 @@ def main(config_path: str, out_path: str) -> None:
         result["end"] = time.time()
         return result
 
+    def uploader() -> list[dict[str, Any]]:
+        done = []
+        while (item := next_item()) is not None:
+            done.append(upload(item))
+        return done
+
     with ThreadPoolExecutor(config["threads"]) as pool:
-        results = list(pool.map(upload, plan))
+        futures = [pool.submit(uploader) for _ in range(config["threads"])]
+    results = sorted((r for f in futures for r in f.result()), key=lambda r: int(r["n"]))
     with open(out_path, "w") as out:
         json.dump({"results": results, "seen": seen}, out)
 
