@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from clinifile.db import attachments as attachments_db
+from clinifile.db import completions
 from clinifile.db.types import utcnow
 from clinifile.domain.states import ScanStatus
 from clinifile.errors import LeaseLost, StorageError
@@ -166,7 +167,7 @@ def complete(
     leases the job's owner its next job (one commit for both), which it returns."""
     following = None
     with runtime.transaction() as session:
-        won = attachments_db.mark_completed(
+        won = completions.mark_completed(
             session,
             job.id,
             job.owner,

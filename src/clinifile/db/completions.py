@@ -1,0 +1,69 @@
+"""The completion of a processing job: one UPDATE, built once, that ends the worker's lease
+with the attachment completed and what the job found recorded (the claim's counterpart in
+db.attachments)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
+
+from clinifile.db.models import Attachment
+from clinifile.db.types import rowcount, utcnow
+from clinifile.domain.states import AttachmentState
+
+# what a completion records, each bound by name (as `v_<column>`: SQLAlchemy keeps a
+# column's own name for its automatic parameters)
+COMPLETION_FIELDS = (
+    "filename",
+    "content_type",
+    "size",
+    "checksum_sha256",
+    "permanent_key",
+    "processed_at",
+    "scan_status",
+    "scan_signature",
+    "scanned_at",
+    "scan_signature_version",
+)
+
+
+def _completion_statement() -> Any:
+    """The completion's UPDATE, built once (as the claim's is: one per job)."""
+    return (
+        update(Attachment)
+        .where(
+            Attachment.id == bindparam("attachment_id"),
+            Attachment.state == AttachmentState.PROCESSING,
+            Attachment.lease_owner == bindparam("owner"),
+        )
+        .values(
+            state=AttachmentState.COMPLETED,
+            failure_reason=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=bindparam("v_updated_at"),
+            **{name: bindparam(f"v_{name}") for name in COMPLETION_FIELDS},
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_COMPLETE = _completion_statement()
+
+
+def mark_completed(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
+    """Ends owner's lease with the attachment completed and fields (every one of
+    COMPLETION_FIELDS) recorded; False when owner no longer holds it."""
+    assert fields.keys() == set(COMPLETION_FIELDS), sorted(fields)
+    result = session.execute(
+        _COMPLETE,
+        {
+            "attachment_id": attachment_id,
+            "owner": owner,
+            "v_updated_at": utcnow(),
+            **{f"v_{name}": value for name, value in fields.items()},
+        },
+    )
+    return rowcount(result) == 1
