@@ -56,7 +56,8 @@ class Worker:
         self.owner = owner or worker_id()
         self.sweeper = sweeper
         self.after_job = after_job or functools.partial(previewing.after_job, runtime)
-        self.discard = discard or functools.partial(discarder.discard, runtime)
+        # None: process_job's default (deleted at once)
+        self.discard = discard
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # the job claimed with the last one's completion, not yet begun
