@@ -7,6 +7,7 @@ from collections.abc import Generator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 from botocore.auth import ISO8601, S3SigV4PostAuth
@@ -19,9 +20,10 @@ from clinifile.errors import (
     StorageError,
 )
 from clinifile.storage.base import ObjectInfo, PresignedPost
-from clinifile.storage.s3_errors import status_of as _status
+from clinifile.storage.s3_errors import answered
 from clinifile.storage.s3_errors import translate as _translate
 from clinifile.storage.s3_multipart import S3Multipart
+from clinifile.storage.s3_requests import Answer, SignedRequests, element_text, error_code
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class S3Store(S3Multipart):
         else:
             scheme, host = endpoint.split("://", 1)
             self._bucket_url = f"{scheme}://{bucket}.{host}/"
+        self._requests = SignedRequests(client, self._bucket_url)
 
     @property
     def bucket_url(self) -> str:
@@ -102,55 +105,42 @@ class S3Store(S3Multipart):
         )
 
     def head(self, key: str) -> ObjectInfo | None:
-        try:
-            response = self._client.head_object(Bucket=self.bucket, Key=key)
-        except Exception as error:
-            translated = _translate(error, key)
-            if isinstance(translated, ObjectNotFound) or _status(error) == 400:
-                # 400: a key the store cannot hold (SeaweedFS: "..\\x"), so no such object
-                return None
-            raise translated from error
-        return ObjectInfo(
-            key=key,
-            size=int(response["ContentLength"]),
-            etag=response["ETag"].strip('"'),
-            content_type=response.get("ContentType"),
-        )
+        answer = self._requests.send("HEAD", key)
+        if answer.status != 200:
+            self._check_absent(answer, key)
+            return None
+        return self._info(key, answer)
 
     def iter_chunks(self, key: str, *, if_match: str, chunk_size: int) -> Iterator[bytes]:
-        try:
-            response = self._client.get_object(Bucket=self.bucket, Key=key, IfMatch=f'"{if_match}"')
-        except Exception as error:
-            raise _translate(error, key) from error
-        yield from self._chunks(response["Body"], key, chunk_size)
+        answer = self._requests.send("GET", key, {"If-Match": f'"{if_match}"'}, stream=True)
+        if answer.status != 200:
+            raise self._requests.refusal(answer, key)
+        yield from answer.chunks(key, chunk_size)
 
     def open(
         self, key: str, *, chunk_size: int
     ) -> tuple[ObjectInfo, Generator[bytes, None, None]] | None:
-        try:
-            response = self._client.get_object(Bucket=self.bucket, Key=key)
-        except Exception as error:
-            translated = _translate(error, key)
-            if isinstance(translated, ObjectNotFound) or _status(error) == 400:
-                return None
-            raise translated from error
-        info = ObjectInfo(
-            key=key,
-            size=int(response["ContentLength"]),
-            etag=response["ETag"].strip('"'),
-            content_type=response.get("ContentType"),
-        )
-        return info, self._chunks(response["Body"], key, chunk_size)
+        answer = self._requests.send("GET", key, stream=True)
+        if answer.status != 200:
+            self._check_absent(answer, key)
+            return None
+        return self._info(key, answer), answer.chunks(key, chunk_size)
+
+    def _check_absent(self, answer: Answer, key: str) -> None:
+        """Raises the error of an answer, unless it says there is no such object."""
+        error = self._requests.refusal(answer, key)
+        # 400: a key the store cannot hold (SeaweedFS: "..\\x"), so no such object
+        if not isinstance(error, ObjectNotFound) and answer.status != 400:
+            raise error
 
     @staticmethod
-    def _chunks(body: Any, key: str, chunk_size: int) -> Generator[bytes, None, None]:
-        """A GET's body in chunks; the store's errors while it streams as StorageErrors."""
-        try:
-            yield from body.iter_chunks(chunk_size)
-        except Exception as error:
-            raise _translate(error, key) from error
-        finally:
-            body.close()
+    def _info(key: str, answer: Answer) -> ObjectInfo:
+        return ObjectInfo(
+            key=key,
+            size=int(answer.headers["Content-Length"]),
+            etag=answer.headers["ETag"].strip('"'),
+            content_type=answer.headers.get("Content-Type"),
+        )
 
     def copy(
         self,
@@ -161,19 +151,23 @@ class S3Store(S3Multipart):
         content_type: str,
         content_disposition: str,
     ) -> str:
-        try:
-            response = self._client.copy_object(
-                Bucket=self.bucket,
-                Key=dest_key,
-                CopySource={"Bucket": self.bucket, "Key": source_key},
-                CopySourceIfMatch=f'"{if_match}"',
-                MetadataDirective="REPLACE",
-                ContentType=content_type,
-                ContentDisposition=content_disposition,
-            )
-        except Exception as error:
-            raise _translate(error, source_key) from error
-        return str(response["CopyObjectResult"]["ETag"]).strip('"')
+        answer = self._requests.send(
+            "PUT",
+            dest_key,
+            {
+                "x-amz-copy-source": quote(f"{self.bucket}/{source_key}", safe="/~"),
+                "x-amz-copy-source-if-match": f'"{if_match}"',
+                "x-amz-metadata-directive": "REPLACE",
+                "Content-Type": content_type,
+                "Content-Disposition": content_disposition,
+            },
+        )
+        etag = element_text(answer.body, "ETag") if answer.status == 200 else None
+        if etag is None:
+            # S3 may answer a copy it failed part-way with 200 and an error document
+            status = 500 if answer.status == 200 else answer.status
+            raise answered(status, error_code(answer.body) or str(status), source_key)
+        return etag.strip('"')
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         try:
@@ -184,12 +178,11 @@ class S3Store(S3Multipart):
             raise _translate(error, key) from error
 
     def delete(self, key: str) -> None:
-        try:
-            self._client.delete_object(Bucket=self.bucket, Key=key)
-        except Exception as error:
-            translated = _translate(error, key)
-            if not isinstance(translated, ObjectNotFound):
-                raise translated from error
+        answer = self._requests.send("DELETE", key)
+        if answer.status not in (200, 204):
+            error = self._requests.refusal(answer, key)
+            if not isinstance(error, ObjectNotFound):
+                raise error
 
     def presign_get(
         self, key: str, *, content_disposition: str, content_type: str, expires_in: int

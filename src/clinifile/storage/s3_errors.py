@@ -17,17 +17,21 @@ def status_of(error: Exception) -> int:
     return 0
 
 
+def answered(status: int, code: str, key: str) -> Exception:
+    """The error for the store's answer of this HTTP status and S3 error code."""
+    if code in _NOT_FOUND or code in _NO_UPLOAD:
+        return ObjectNotFound(f"object {key!r} does not exist")
+    if code in _PRECONDITION:
+        return PreconditionFailed(f"object {key!r} changed since it was checked")
+    if status >= 500:
+        return StorageUnavailable(f"object store answered {status} {code} for {key!r}")
+    return StorageError(f"object store refused {key!r}: {code}")
+
+
 def translate(error: Exception, key: str) -> Exception:
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
-        status = status_of(error)
-        if code in _NOT_FOUND or code in _NO_UPLOAD:
-            return ObjectNotFound(f"object {key!r} does not exist")
-        if code in _PRECONDITION:
-            return PreconditionFailed(f"object {key!r} changed since it was checked")
-        if status >= 500:
-            return StorageUnavailable(f"object store answered {status} {code} for {key!r}")
-        return StorageError(f"object store refused {key!r}: {code}")
+        return answered(status_of(error), code, key)
     if isinstance(error, EndpointConnectionError | ConnectionError | BotoCoreError):
         return StorageUnavailable(f"object store unreachable: {type(error).__name__}")
     return error
