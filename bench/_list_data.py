@@ -1,7 +1,7 @@
 """The list pages' data set: one clinic whose patient holds every attachment, grown in steps
 by bulk inserts straight into the database (COPY on PostgreSQL, executemany of prepared
 rows on SQLite: a million rows in well under a minute), its counts then recounted as
-migration 0008 counts them, and the planner's statistics brought up to date (what
+migrations 0008 and 0010 count them, and the planner's statistics brought up to date (what
 autovacuum does on a live PostgreSQL, and clinifile when a process starts on SQLite)."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 import psycopg
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from clinifile.db import size_counts
 from clinifile.db.accounts import first_user
 from clinifile.db.engine import analyse_sqlite
 from clinifile.runtime import Runtime
@@ -101,6 +102,8 @@ def grow(engine: Engine, c: Clinic, start: int, end: int) -> None:
                 "SUM(CASE WHEN archived_at IS NULL THEN 0 ELSE 1 END) "
                 f"FROM attachments GROUP BY account_id{group}"
             )
+        conn.exec_driver_sql("DELETE FROM attachment_size_counts")
+        conn.execute(text(size_counts.RECOUNT))
     if sqlite:  # what clinifile does when a process starts
         with engine.connect() as conn:
             raw = conn.connection.dbapi_connection

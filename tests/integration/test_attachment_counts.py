@@ -22,6 +22,7 @@ from clinifile.db.types import utcnow
 from clinifile.runtime import Runtime
 from clinifile.services import accounts
 from tests.factories import Tenant, make_tenant, upload_url
+from tests.integration.test_size_counts import _banded, _kept
 from tests.live_server import LiveServer
 
 
@@ -118,6 +119,7 @@ def test_counts_match_count_star_after_concurrent_mixed_operations(
         list(pool.map(run, work))
     counted = _counted(runtime)
     assert counted == _actual(runtime)
+    assert _kept(runtime) == _banded(runtime)  # the size bands, from the worker's completions
     assert (
         sum(
             counted[(t.account_id, ACCOUNT)][0] + counted[(t.account_id, ACCOUNT)][1]

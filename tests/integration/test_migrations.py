@@ -25,8 +25,9 @@ INTEGRATORS = {
     "webhook_deliveries",
 }
 
-# the tables of 0007 and 0008 (multipart uploads, attachment counts): gone below 0005 too
-LATER = {"multipart_uploads", "attachment_counts"}
+# the tables of 0007, 0008 and 0010 (multipart uploads, attachment counts, size counts):
+# gone below 0005 too
+LATER = {"multipart_uploads", "attachment_counts", "attachment_size_counts"}
 
 
 def test_migrations_go_down_and_up_again(database_url: str) -> None:

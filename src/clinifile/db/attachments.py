@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from clinifile.db import accounts as accounts_db
-from clinifile.db import counts, listing
+from clinifile.db import counts, listing, size_counts
 from clinifile.db.models import Attachment
 from clinifile.db.types import rowcount, utcnow
 from clinifile.domain.queries import ListQuery, names_archived
@@ -35,6 +35,7 @@ def insert(session: Session, **fields: Any) -> Attachment:
     session.add(attachment)
     session.flush()
     counts.inserted(session, attachment.account_id, attachment.patient_id)
+    size_counts.sized(session, attachment.account_id, attachment.size, archived=False)
     return attachment
 
 
@@ -130,28 +131,35 @@ def page(
     if not names_archived(list_query.filters):
         query = query.where(Attachment.archived_at.is_(None))
     known = counts.total(session, account_id, patient_id, list_query.filters)
+    if known is None:
+        known = size_counts.total(session, account_id, patient_id, list_query.filters)
     return listing.page(session, query, COLUMNS, Attachment.id, list_query, total=known)
 
 
 def _set_archived(session: Session, attachment: Attachment, archived_at: datetime | None) -> None:
     """Archives the attachment (or brings it back) if it is not already, and counts it in the
     same transaction: one conditional UPDATE, so that of two concurrent archivings only one
-    moves the counts."""
+    moves the counts (its size as that UPDATE finds it: a racing completion either came
+    first, its size moved here, or waits for the row and sees it archived)."""
     archiving = archived_at is not None
     was = Attachment.archived_at.is_(None) if archiving else Attachment.archived_at.is_not(None)
-    result = session.execute(
+    moved = session.execute(
         update(Attachment)
         .where(Attachment.id == attachment.id, was)
         .values(archived_at=archived_at)
+        .returning(Attachment.size)
         .execution_options(synchronize_session=False)
-    )
-    if rowcount(result) == 1:
+    ).first()
+    if moved is not None:
         counts.archived(session, attachment.account_id, attachment.patient_id, archiving=archiving)
+        size_counts.archived(session, attachment.account_id, moved.size, archiving=archiving)
     set_committed_value(attachment, "archived_at", archived_at)
 
 
 def update_fields(session: Session, attachment: Attachment, **fields: Any) -> None:
-    """Sets the fields (archived_at: archives or brings back, counted) and updated_at."""
+    """Sets the fields (archived_at: archives or brings back, counted) and updated_at; not
+    size (the job that ends processing sets it, counted: db.size_counts)."""
+    assert "size" not in fields, "only the end of an attachment's processing sets its size"
     if "archived_at" in fields:
         _set_archived(session, attachment, fields.pop("archived_at"))
     for name, value in fields.items():
@@ -327,9 +335,12 @@ def settle_reservation(
 
 
 def mark_quarantined(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
-    """Ends the lease in quarantine; its reserved bytes stay counted until an operator
-    releases or deletes it."""
-    return _transition(session, attachment_id, owner, state=AttachmentState.QUARANTINED, **fields)
+    """Ends the lease in quarantine, its size counted (db.size_counts); its reserved bytes
+    stay counted until an operator releases or deletes it."""
+    won = _transition(session, attachment_id, owner, state=AttachmentState.QUARANTINED, **fields)
+    if won:
+        size_counts.sized_row(session, attachment_id)
+    return won
 
 
 def mark_retry(

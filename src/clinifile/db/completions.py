@@ -1,6 +1,6 @@
 """The completion of a processing job: one UPDATE, built once, that ends the worker's lease
 with the attachment completed and what the job found recorded (the claim's counterpart in
-db.attachments)."""
+db.attachments), and the size it recorded counted (db.size_counts) in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
+from clinifile.db import size_counts
 from clinifile.db.models import Attachment
-from clinifile.db.types import rowcount, utcnow
+from clinifile.db.types import utcnow
 from clinifile.domain.states import AttachmentState
 
 # what a completion records, each bound by name (as `v_<column>`: SQLAlchemy keeps a
@@ -46,6 +47,8 @@ def _completion_statement() -> Any:
             updated_at=bindparam("v_updated_at"),
             **{name: bindparam(f"v_{name}") for name in COMPLETION_FIELDS},
         )
+        # what the size's count needs (archiving may have come during processing)
+        .returning(Attachment.account_id, Attachment.archived_at)
         .execution_options(synchronize_session=False)
     )
 
@@ -55,9 +58,9 @@ _COMPLETE = _completion_statement()
 
 def mark_completed(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
     """Ends owner's lease with the attachment completed and fields (every one of
-    COMPLETION_FIELDS) recorded; False when owner no longer holds it."""
+    COMPLETION_FIELDS) recorded, its size counted; False when owner no longer holds it."""
     assert fields.keys() == set(COMPLETION_FIELDS), sorted(fields)
-    result = session.execute(
+    row = session.execute(
         _COMPLETE,
         {
             "attachment_id": attachment_id,
@@ -65,5 +68,8 @@ def mark_completed(session: Session, attachment_id: int, owner: str, **fields: A
             "v_updated_at": utcnow(),
             **{f"v_{name}": value for name, value in fields.items()},
         },
-    )
-    return rowcount(result) == 1
+    ).first()
+    if row is None:
+        return False
+    size_counts.sized(session, row.account_id, fields["size"], archived=row.archived_at is not None)
+    return True

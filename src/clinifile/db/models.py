@@ -95,6 +95,11 @@ LIVE: dict[str, Any] = {
     "sqlite_where": text("archived_at IS NULL"),
 }
 
+ARCHIVED: dict[str, Any] = {
+    "postgresql_where": text("archived_at IS NOT NULL"),
+    "sqlite_where": text("archived_at IS NOT NULL"),
+}
+
 
 class Attachment(Base):
     """A patient attachment, and the processing job that finishes it."""
@@ -108,6 +113,8 @@ class Attachment(Base):
         Index("ix_attachments_account_live_created", "account_id", "created_at", "id", **LIVE),
         Index("ix_attachments_patient_live_created", "patient_id", "created_at", "id", **LIVE),
         Index("ix_attachments_account_live_size", "account_id", "size", **LIVE),
+        # the archived rows by size: the slices of size bands a list of them counts
+        Index("ix_attachments_account_archived_size", "account_id", "size", **ARCHIVED),
         Index("ix_attachments_state_next_attempt_at", "state", "next_attempt_at"),
     )
 
@@ -170,6 +177,19 @@ class AttachmentCount(Base):
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     patient_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    live: Mapped[int] = mapped_column(BigInteger, default=0)
+    archived: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AttachmentSizeCount(Base):
+    """How many attachments of an account have a size in the band starting at size_from,
+    live and archived: changed where a size is set and where archiving moves one
+    (db.size_counts), read for the total_entries of lists filtered by size."""
+
+    __tablename__ = "attachment_size_counts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    size_from: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     live: Mapped[int] = mapped_column(BigInteger, default=0)
     archived: Mapped[int] = mapped_column(BigInteger, default=0)
 
