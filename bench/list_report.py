@@ -167,26 +167,29 @@ HOW = """### How the lists stay flat
   `ANALYZE` (with `PRAGMA analysis_limit=1000`: milliseconds at any size) at each
   process's first connection; a server started on a near-empty database gets statistics
   of the large one at its next start. PostgreSQL's autovacuum keeps its own.
-- A list of the account's attachments filtered by size (`>=`, `>`, `<=`, `<`, two of them
-  for a range, `?`; with or without `archived_at`'s presence) takes its exact total from
-  `attachment_size_counts` (`db/size_counts.py`, migration 0010): each account's live and
-  archived attachments counted by size in narrow bands (every size below 64 a band of its
-  own; each power of two above cut in 32, so a band is about 3% of its sizes wide),
-  changed in the transaction that sets a size (a job ending completed or quarantined;
-  nothing clears one) or archives or unarchives a sized attachment. The bands wholly
-  inside the filter's range are summed (a few hundred rows at most: about 700 for sizes
-  from 1 KB to 4 GB); the one or two bands its bounds cut are counted from the size
-  index over only that slice (here sizes 500 to 503: 4,000 index entries at a million
-  rows, where the count read the 500,000 matches), in one statement (one snapshot). A
-  list of archived ones reads the same slice from `(account_id, size) WHERE archived_at
-  IS NOT NULL`. One patient's list filtered by size still counts that patient's rows
-  (bands per patient would not help: without an index of a patient's rows by size,
-  counting a cut band's slice reads all of them anyway).
-  `tests/integration/test_size_counts.py` compares the totals with counting the rows at
-  and around every kind of band edge (0, 1, 63/64, powers of two and their neighbours,
-  the largest BIGINT), with archived, unarchived, quarantined, deleted-from-quarantine,
-  failed and pending attachments and another clinic's beside them, after racing
-  completions and archivings, and after the migration, on both databases."""
+- A list of the account's attachments filtered by size (`>=`, `>`, `<=`, `<`, two of
+  them for a range, `?`; with or without `archived_at`'s presence) takes its exact total
+  from `attachment_size_counts` (`db/size_counts.py`, migration 0010): each account's
+  live and archived attachments counted by size in narrow bands (every size below 64 a
+  band of its own; each power of two above cut in 32, so a band is about 3% of its sizes
+  wide), changed in the transaction that sets a size (a job ending completed or
+  quarantined; nothing clears one; on PostgreSQL in the completion's own statement) or
+  archives or unarchives a sized attachment, each band's count spread over 8 rows by
+  attachment id (workers completing files of one size do not queue for one row's lock).
+  The bands wholly inside the filter's range are summed (sizes from 1 KB to 4 GB make
+  about 700 bands, of up to 8 rows each; here 32 bands); the one or two bands its bounds
+  cut are counted from the size index over only that slice (here sizes 500 to 503: 4,000
+  index entries at a million rows, where the count read the 500,000 matches), in one
+  statement (one snapshot). A list of archived ones reads the same slice from
+  `(account_id, size) WHERE archived_at IS NOT NULL`. One patient's list filtered by
+  size still counts that patient's rows (bands per patient would not help: without an
+  index of a patient's rows by size, counting a cut band's slice reads all of them
+  anyway). `tests/integration/test_size_counts.py` compares the totals with counting the
+  rows at and around every kind of band edge (0, 1, 63/64, powers of two and their
+  neighbours, the largest BIGINT), with archived, unarchived, quarantined,
+  deleted-from-quarantine, failed and pending attachments and another clinic's beside
+  them, after racing completions and archivings, and after the migration, on both
+  databases."""
 
 
 def save(results: dict[str, Any]) -> None:

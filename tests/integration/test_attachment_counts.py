@@ -19,9 +19,10 @@ from clinifile.db.counts import ACCOUNT
 from clinifile.db.migrate import downgrade, upgrade
 from clinifile.db.models import Attachment, AttachmentCount
 from clinifile.db.types import utcnow
+from clinifile.domain.states import AttachmentState
 from clinifile.runtime import Runtime
 from clinifile.services import accounts
-from tests.factories import Tenant, make_tenant, upload_url
+from tests.factories import Tenant, make_tenant, upload_url, wait_for
 from tests.integration.test_size_counts import _banded, _kept
 from tests.live_server import LiveServer
 
@@ -55,6 +56,12 @@ def _actual(runtime: Runtime) -> dict[tuple[int, int], tuple[int, int]]:
             total = found.get((account_id, ACCOUNT), (0, 0))
             found[(account_id, ACCOUNT)] = (total[0] + n_live, total[1] + n_archived)
     return found
+
+
+def _processed(runtime: Runtime) -> bool:
+    with runtime.sessions() as session:
+        states = session.scalars(select(Attachment.state).distinct()).all()
+        return set(states) == {AttachmentState.COMPLETED}
 
 
 class Caller:
@@ -119,7 +126,9 @@ def test_counts_match_count_star_after_concurrent_mixed_operations(
         list(pool.map(run, work))
     counted = _counted(runtime)
     assert counted == _actual(runtime)
-    assert _kept(runtime) == _banded(runtime)  # the size bands, from the worker's completions
+    # the size bands, from the worker's completions (once it has done them all)
+    wait_for(lambda: _processed(runtime))
+    assert _kept(runtime) == _banded(runtime)
     assert (
         sum(
             counted[(t.account_id, ACCOUNT)][0] + counted[(t.account_id, ACCOUNT)][1]

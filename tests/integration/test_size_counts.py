@@ -173,7 +173,12 @@ def _pending(runtime: Runtime, tenant: Tenant) -> None:
 def _kept(runtime: Runtime) -> dict[tuple[int, int], tuple[int, int]]:
     with runtime.sessions() as session:
         rows = session.scalars(select(AttachmentSizeCount)).all()
-        kept = {(r.account_id, r.size_from): (r.live, r.archived) for r in rows}
+        live: Counter[tuple[int, int]] = Counter()
+        archived: Counter[tuple[int, int]] = Counter()
+        for r in rows:  # a band's stripes summed
+            live[(r.account_id, r.size_from)] += r.live
+            archived[(r.account_id, r.size_from)] += r.archived
+        kept = {k: (live[k], archived[k]) for k in live.keys() | archived.keys()}
         return {k: v for k, v in kept.items() if v != (0, 0)}
 
 

@@ -35,7 +35,9 @@ def insert(session: Session, **fields: Any) -> Attachment:
     session.add(attachment)
     session.flush()
     counts.inserted(session, attachment.account_id, attachment.patient_id)
-    size_counts.sized(session, attachment.account_id, attachment.size, archived=False)
+    size_counts.sized(
+        session, attachment.account_id, attachment.id, attachment.size, archived=False
+    )
     return attachment
 
 
@@ -152,7 +154,9 @@ def _set_archived(session: Session, attachment: Attachment, archived_at: datetim
     ).first()
     if moved is not None:
         counts.archived(session, attachment.account_id, attachment.patient_id, archiving=archiving)
-        size_counts.archived(session, attachment.account_id, moved.size, archiving=archiving)
+        size_counts.archived(
+            session, attachment.account_id, attachment.id, moved.size, archiving=archiving
+        )
     set_committed_value(attachment, "archived_at", archived_at)
 
 

@@ -54,22 +54,28 @@ def _completion_statement() -> Any:
 
 
 _COMPLETE = _completion_statement()
+# PostgreSQL: the completion and its size's count in one statement (one round trip)
+_COMPLETE_COUNTED = size_counts.counting(_COMPLETE)
 
 
 def mark_completed(session: Session, attachment_id: int, owner: str, **fields: Any) -> bool:
     """Ends owner's lease with the attachment completed and fields (every one of
     COMPLETION_FIELDS) recorded, its size counted; False when owner no longer holds it."""
     assert fields.keys() == set(COMPLETION_FIELDS), sorted(fields)
-    row = session.execute(
-        _COMPLETE,
-        {
-            "attachment_id": attachment_id,
-            "owner": owner,
-            "v_updated_at": utcnow(),
-            **{f"v_{name}": value for name, value in fields.items()},
-        },
-    ).first()
+    params = {
+        "attachment_id": attachment_id,
+        "owner": owner,
+        "v_updated_at": utcnow(),
+        **{f"v_{name}": value for name, value in fields.items()},
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        params |= size_counts.band_params(attachment_id, fields["size"])
+        # on the session's connection: core SQL (the ORM takes an INSERT of a mapped class
+        # for its own)
+        return session.connection().execute(_COMPLETE_COUNTED, params).first() is not None
+    row = session.execute(_COMPLETE, params).first()
     if row is None:
         return False
-    size_counts.sized(session, row.account_id, fields["size"], archived=row.archived_at is not None)
+    archived = row.archived_at is not None
+    size_counts.sized(session, row.account_id, attachment_id, fields["size"], archived=archived)
     return True

@@ -183,13 +183,15 @@ class AttachmentCount(Base):
 
 class AttachmentSizeCount(Base):
     """How many attachments of an account have a size in the band starting at size_from,
-    live and archived: changed where a size is set and where archiving moves one
-    (db.size_counts), read for the total_entries of lists filtered by size."""
+    live and archived (in STRIPES rows: those whose id % STRIPES is stripe): changed where
+    a size is set and where archiving moves one (db.size_counts), read for the
+    total_entries of lists filtered by size."""
 
     __tablename__ = "attachment_size_counts"
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     size_from: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    stripe: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     live: Mapped[int] = mapped_column(BigInteger, default=0)
     archived: Mapped[int] = mapped_column(BigInteger, default=0)
 

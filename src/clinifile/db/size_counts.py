@@ -4,15 +4,19 @@ the one or two bands its bounds cut through.
 
 A band is the sizes from its `size_from` up to the next band's: every size below 64 is a
 band of its own, and each power of two above is cut into 32 bands (each ~3% of its sizes
-wide), so the bands cut by a bound hold a small slice of the clinic. One row per (account,
-band) holding attachments: the live (not archived) and archived ones. An attachment's size
-is set once, when its job ends completed or quarantined (from processing, where it has none);
-nothing clears it (a quarantined file that is deleted stays, failed, with its size) and
-attachments are never deleted, so every change is an upsert adding deltas, in the
-transaction of that UPDATE (db.completions, db.attachments: completion, quarantine,
-archiving). Each such transaction first locks the attachment's row, then its
-attachment_counts rows if it moves them, then one band row: one order, no deadlock; the
-upsert's row lock orders concurrent writers on PostgreSQL (no lost update).
+wide), so the bands cut by a bound hold a small slice of the clinic. Rows per (account,
+band, stripe) holding attachments: the live (not archived) and archived ones. An
+attachment's size is set once, when its job ends completed or quarantined (from
+processing, where it has none); nothing clears it (a quarantined file that is deleted
+stays, failed, with its size) and attachments are never deleted, so every change is an
+upsert adding deltas, in the transaction of that UPDATE (db.completions, db.attachments:
+completion, quarantine, archiving). Each such transaction first locks the attachment's
+row, then its attachment_counts rows if it moves them, then one band row: one order, no
+deadlock; the upsert's row lock orders concurrent writers on PostgreSQL (no lost update).
+A band's count is spread over STRIPES rows (by attachment id; a total sums them): files of
+one size completed at once by several workers would otherwise queue for one row's lock
+until each commit. On PostgreSQL a completion counts its size in its own statement
+(`counting`: no round trip more per job).
 
 Only the account's bands are kept: without an index of a patient's rows by size, counting
 a band's slice of one patient reads all that patient's rows anyway, as counting its list
@@ -24,7 +28,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,6 +46,7 @@ from clinifile.db.models import Attachment, AttachmentSizeCount
 from clinifile.domain.queries import Filter
 
 BAND_BITS = 5  # 2**5 = 32 bands in each power of two
+STRIPES = 8  # rows per (account, band), each counting the attachments whose id % 8 is its own
 EXACT = 1 << (BAND_BITS + 1)  # sizes below this are each a band of their own
 LOWEST = -(1 << 63)  # no lower bound (the smallest BIGINT)
 TOP = 1 << 63  # no upper bound (one past the largest BIGINT)
@@ -67,8 +81,8 @@ def band_sql(column: str) -> str:
 
 # every account's bands counted from its rows (migration 0010, bench._list_data)
 RECOUNT = (
-    "INSERT INTO attachment_size_counts (account_id, size_from, live, archived) "
-    "SELECT account_id, size_from, "
+    "INSERT INTO attachment_size_counts (account_id, size_from, stripe, live, archived) "
+    "SELECT account_id, size_from, 0, "
     "SUM(CASE WHEN archived_at IS NULL THEN 1 ELSE 0 END), "
     "SUM(CASE WHEN archived_at IS NULL THEN 0 ELSE 1 END) "
     f"FROM (SELECT account_id, archived_at, {band_sql('size')} AS size_from "
@@ -80,11 +94,16 @@ def _upsert(insert: Any) -> Any:
     statement = insert(AttachmentSizeCount).values(
         account_id=bindparam("account_id"),
         size_from=bindparam("size_from"),
+        stripe=bindparam("stripe"),
         live=bindparam("live"),
         archived=bindparam("archived"),
     )
     return statement.on_conflict_do_update(
-        index_elements=[AttachmentSizeCount.account_id, AttachmentSizeCount.size_from],
+        index_elements=[
+            AttachmentSizeCount.account_id,
+            AttachmentSizeCount.size_from,
+            AttachmentSizeCount.stripe,
+        ],
         set_={
             "live": AttachmentSizeCount.live + statement.excluded.live,
             "archived": AttachmentSizeCount.archived + statement.excluded.archived,
@@ -92,22 +111,64 @@ def _upsert(insert: Any) -> Any:
     )
 
 
-# built once: one runs in every completion
+# built once: one runs in every completion (on SQLite; PostgreSQL's is `counting`)
 _UPSERTS = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
 
 
-def _add(session: Session, account_id: int, size: int, live: int, archived: int) -> None:
-    session.execute(
-        _UPSERTS[session.get_bind().dialect.name],
-        {"account_id": account_id, "size_from": band(size), "live": live, "archived": archived},
+def counting(update_returning: Any) -> Any:
+    """PostgreSQL: one statement that runs update_returning (an UPDATE of one attachment
+    RETURNING its account_id and archived_at) and counts that attachment's new size, bound
+    as `band_params` gives; it returns a row if and only if the UPDATE matched. One round
+    trip where the UPDATE and `sized` take two (a data-modifying WITH)."""
+    done = update_returning.cte("done")
+    live = case((done.c.archived_at.is_(None), 1), else_=0)
+    statement = pg_insert(AttachmentSizeCount).from_select(
+        ["account_id", "size_from", "stripe", "live", "archived"],
+        select(
+            done.c.account_id,
+            bindparam("size_from", type_=BigInteger),
+            bindparam("stripe", type_=Integer),
+            live,
+            1 - live,
+        ),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[
+            AttachmentSizeCount.account_id,
+            AttachmentSizeCount.size_from,
+            AttachmentSizeCount.stripe,
+        ],
+        set_={
+            "live": AttachmentSizeCount.live + statement.excluded.live,
+            "archived": AttachmentSizeCount.archived + statement.excluded.archived,
+        },
+    ).returning(literal_column("1"))
+
+
+def band_params(attachment_id: int, size: int) -> dict[str, int]:
+    """The row of an attachment of this size, as `counting`'s statement binds it."""
+    return {"size_from": band(size), "stripe": attachment_id % STRIPES}
+
+
+def _add(
+    session: Session, account_id: int, attachment_id: int, size: int, live: int, archived: int
+) -> None:
+    # on the session's connection, without the ORM's execution: a completion's CPU counts
+    connection = session.connection()
+    connection.execute(
+        _UPSERTS[connection.dialect.name],
+        {"account_id": account_id, "live": live, "archived": archived}
+        | band_params(attachment_id, size),
     )
 
 
-def sized(session: Session, account_id: int, size: int | None, *, archived: bool) -> None:
-    """An attachment of the account got its size in this transaction (archived: while
+def sized(
+    session: Session, account_id: int, attachment_id: int, size: int | None, *, archived: bool
+) -> None:
+    """The account's attachment got its size in this transaction (archived: while
     archived)."""
     if size is not None:
-        _add(session, account_id, size, 0 if archived else 1, 1 if archived else 0)
+        _add(session, account_id, attachment_id, size, 0 if archived else 1, 1 if archived else 0)
 
 
 def sized_row(session: Session, attachment_id: int) -> None:
@@ -119,14 +180,17 @@ def sized_row(session: Session, attachment_id: int) -> None:
             Attachment.id == attachment_id
         )
     ).one()
-    sized(session, row.account_id, row.size, archived=row.archived_at is not None)
+    sized(session, row.account_id, attachment_id, row.size, archived=row.archived_at is not None)
 
 
-def archived(session: Session, account_id: int, size: int | None, *, archiving: bool) -> None:
-    """An attachment of this size was archived (or brought back) in this transaction."""
+def archived(
+    session: Session, account_id: int, attachment_id: int, size: int | None, *, archiving: bool
+) -> None:
+    """The account's attachment of this size was archived (or brought back) in this
+    transaction."""
     if size is not None:
         step = 1 if archiving else -1
-        _add(session, account_id, size, -step, step)
+        _add(session, account_id, attachment_id, size, -step, step)
 
 
 _ARCHIVED = {"?": {"archived"}, "!?": {"live"}, "*": {"live", "archived"}}

@@ -28,10 +28,12 @@ def upgrade() -> None:
         "attachment_size_counts",
         sa.Column("account_id", BigId, sa.ForeignKey("accounts.id"), primary_key=True),
         sa.Column("size_from", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("stripe", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("live", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("archived", sa.BigInteger, nullable=False, server_default="0"),
     )
-    # one grouped scan of the table (the bands of db.size_counts, computed in SQL)
+    # one grouped scan of the table (the bands of db.size_counts, computed in SQL), each
+    # band's count in its stripe 0
     op.execute(RECOUNT)
     # the live rows have theirs (0008); a list of archived ones counts its bands' slices here
     op.create_index(
