@@ -260,10 +260,10 @@ def claim_next(session: Session, *, owner: str, lease_seconds: int) -> JobRow | 
     the UPDATE re-checks the condition either way (None when another took it first).
     """
     now = utcnow()
-    row = session.execute(
-        _CLAIM,
-        {"now": now, "owner": owner, "lease_expires_at": now + timedelta(seconds=lease_seconds)},
-    ).first()
+    lease = {"now": now, "owner": owner, "lease_expires_at": now + timedelta(seconds=lease_seconds)}
+    # on the session's connection: Core SQL (the ORM's execution of an UPDATE costs ~0.1 ms
+    # of CPU more, and every job is claimed)
+    row = session.connection().execute(_CLAIM, lease).first()
     return cast(JobRow | None, row)
 
 

@@ -68,12 +68,13 @@ def mark_completed(session: Session, attachment_id: int, owner: str, **fields: A
         "v_updated_at": utcnow(),
         **{f"v_{name}": value for name, value in fields.items()},
     }
-    if session.get_bind().dialect.name == "postgresql":
+    # on the session's connection: Core SQL (the ORM takes an INSERT of a mapped class for
+    # its own, and its execution of an UPDATE costs ~0.1 ms of CPU more a job)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
         params |= size_counts.band_params(attachment_id, fields["size"])
-        # on the session's connection: core SQL (the ORM takes an INSERT of a mapped class
-        # for its own)
-        return session.connection().execute(_COMPLETE_COUNTED, params).first() is not None
-    row = session.execute(_COMPLETE, params).first()
+        return connection.execute(_COMPLETE_COUNTED, params).first() is not None
+    row = connection.execute(_COMPLETE, params).first()
     if row is None:
         return False
     archived = row.archived_at is not None
