@@ -270,11 +270,10 @@ def scanning_section(sc: dict[str, Any]) -> list[str]:
         f"file: {growth:+} % of the idle worker; target within 10 %: {_met(growth <= 10)} "
         f"(clamd's own peak RSS in that run: {mem['clamd_peak_mib']} MiB: its signatures, "
         "and the pages of the temporary file it writes each stream to and maps to scan it, "
-        "file-backed and counted in its RSS). Without scanning the worker already drains at "
-        "about 0.6 of the store's bare rate (the processing section's ratio: a transaction "
-        "a job, and the Python of its client and of the job, beside the store's own "
-        "requests): the ratio measures the worker, and scanning's own cost is the off / on "
-        "ratio.",
+        "file-backed and counted in its RSS). Without scanning the worker already drains "
+        "below the store's bare rate (the processing section's ratio: a transaction a job, "
+        "and the Python of its client and of the job, beside the store's own requests): "
+        "the ratio measures the worker, and scanning's own cost is the off / on ratio.",
     ]
 
 
