@@ -64,13 +64,19 @@ def store(backend: Backend) -> S3Store:
     return backend.store()
 
 
-@pytest.fixture
-def prefix(backend: Backend) -> Iterator[str]:
-    """A key prefix of this test's own; every object under it is removed afterwards."""
+def scratch_prefix(backend: Backend) -> Iterator[str]:
+    """A key prefix of one test's own in backend's bucket; every object under it is
+    removed afterwards."""
     mine = f"clinifile-contract/{uuid.uuid4().hex}/"
     yield mine
     store = backend.store()
     store.delete_many(o.key for o in list_keys(store, mine))
+
+
+@pytest.fixture
+def prefix(backend: Backend) -> Iterator[str]:
+    """A key prefix of this test's own; every object under it is removed afterwards."""
+    yield from scratch_prefix(backend)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import threading
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -14,8 +13,8 @@ import pytest
 
 from clinifile.errors import ObjectNotFound, StorageError, StorageUnavailable
 from clinifile.storage.s3 import S3Store, make_client
-from tests.objects import list_keys
 from tests.storage.backends import Backend
+from tests.storage.conftest import scratch_prefix
 
 # characters a filename brings into a key: spaces, non-ASCII, and what URLs and S3's
 # signatures treat specially
@@ -133,10 +132,7 @@ def _through(backend: Backend, flaky: Flaky) -> S3Store:
 @pytest.fixture
 def own_prefix(embedded_backend: Backend) -> Iterator[str]:
     """A key prefix of this test's own in the embedded store, emptied afterwards."""
-    mine = f"clinifile-contract/{uuid.uuid4().hex}/"
-    yield mine
-    store = embedded_backend.store()
-    store.delete_many(o.key for o in list_keys(store, mine))
+    yield from scratch_prefix(embedded_backend)
 
 
 def test_a_503_is_retried_and_the_request_then_succeeds(

@@ -90,14 +90,9 @@ RECOUNT = (
 )
 
 
-def _upsert(insert: Any) -> Any:
-    statement = insert(AttachmentSizeCount).values(
-        account_id=bindparam("account_id"),
-        size_from=bindparam("size_from"),
-        stripe=bindparam("stripe"),
-        live=bindparam("live"),
-        archived=bindparam("archived"),
-    )
+def _adding(statement: Any) -> Any:
+    """An INSERT into the bands made an upsert that adds its live and archived deltas to
+    the row it meets."""
     return statement.on_conflict_do_update(
         index_elements=[
             AttachmentSizeCount.account_id,
@@ -109,6 +104,17 @@ def _upsert(insert: Any) -> Any:
             "archived": AttachmentSizeCount.archived + statement.excluded.archived,
         },
     )
+
+
+def _upsert(insert: Any) -> Any:
+    statement = insert(AttachmentSizeCount).values(
+        account_id=bindparam("account_id"),
+        size_from=bindparam("size_from"),
+        stripe=bindparam("stripe"),
+        live=bindparam("live"),
+        archived=bindparam("archived"),
+    )
+    return _adding(statement)
 
 
 # built once: one runs in every completion (on SQLite; PostgreSQL's is `counting`)
@@ -132,17 +138,7 @@ def counting(update_returning: Any) -> Any:
             1 - live,
         ),
     )
-    return statement.on_conflict_do_update(
-        index_elements=[
-            AttachmentSizeCount.account_id,
-            AttachmentSizeCount.size_from,
-            AttachmentSizeCount.stripe,
-        ],
-        set_={
-            "live": AttachmentSizeCount.live + statement.excluded.live,
-            "archived": AttachmentSizeCount.archived + statement.excluded.archived,
-        },
-    ).returning(literal_column("1"))
+    return _adding(statement).returning(literal_column("1"))
 
 
 def band_params(attachment_id: int, size: int) -> dict[str, int]:
