@@ -253,8 +253,21 @@ def test_several_selected_files_download_at_once(
     expect(download_button).to_have_text("Download 2 selected files")
     downloads: list[Any] = []
     page.on("download", lambda download: downloads.append(download))
+    # the store answers the first file only once the second has been asked for: a slow
+    # answer must not cost the other download (one page navigating twice would drop it)
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if route.request.resource_type == "document" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(lambda url: not url.startswith(server.url), hold_the_first)
     download_button.click()
     expect(page.get_by_role("status")).to_have_text("Downloading 2 files.")
+    until(page, lambda: len(downloads) == 1, what="the second download")
+    held[0].continue_()
     until(page, lambda: len(downloads) == 2, what="two downloads")
     got = {d.suggested_filename: Path(d.path()).read_bytes() for d in downloads}
     assert got == {"a.pdf": contents["a.pdf"], "c.txt": contents["c.txt"]}

@@ -104,6 +104,7 @@ def test_the_page_is_served_under_a_strict_content_security_policy(
     bucket = httpx.URL(runtime.store("au1").bucket_url)
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert f"connect-src 'self' {bucket.scheme}://{bucket.netloc.decode()}" in policy
+    assert f"frame-src {bucket.scheme}://{bucket.netloc.decode()}" in policy
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
     assert page.headers["referrer-policy"] == "no-referrer"
     script = api.client.get("/app/app.js")

@@ -255,12 +255,26 @@ function follow(url, target) {
   anchor.remove();
 }
 
+// Each download in a hidden frame of its own: navigating this page to several attachment
+// URLs one after another would let a later navigation cancel an earlier one whose answer
+// had not come yet. The frame may download and nothing else (no scripts, no rendering kept).
+const FRAME_KEPT_MS = 60_000;
+
+function fetchAsDownload(url) {
+  const frame = document.createElement("iframe");
+  frame.hidden = true;
+  frame.setAttribute("sandbox", "allow-downloads");
+  frame.src = url;
+  document.body.append(frame);
+  setTimeout(() => frame.remove(), FRAME_KEPT_MS);
+}
+
 async function download(list) {
   for (const file of list) {
     try {
       // JSON instead of the 303: a script cannot read a redirect's Location
       const link = await api(`/v1/patient_attachments/${file.id}/content?redirect=false`);
-      follow(link.url); // served with Content-Disposition: attachment
+      fetchAsDownload(link.url); // served with Content-Disposition: attachment
     } catch (error) {
       if (!(error instanceof Cancelled)) say(`Download of ${file.filename} failed: ${error.message}`, { error: true });
       return;
