@@ -7,12 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from clinifile.client import Client
 from clinifile.runtime import Runtime
+from clinifile.worker.previewing import make_previews
 from tests import preview_samples as ps
-from tests.browser.helpers import OVERFLOW, sign_in, until
+from tests.browser.helpers import OVERFLOW, drop, sign_in, until
 from tests.factories import Tenant, make_tenant, wait_for
 from tests.live_server import LiveServer
 
@@ -122,3 +124,22 @@ def test_the_viewer_at_phone_width_by_touch(
     viewer.get_by_role("button", name="Close the viewer").click()
     expect(page.locator("#viewer")).to_be_hidden()
     assert _focused_label(page) == "Preview referral.pdf"
+
+
+# this server's worker makes no previews: the test makes the one preview itself, late
+@pytest.mark.parametrize("settings_overrides", [{"preview_enabled": False}])
+def test_a_preview_made_after_processing_shows_without_a_reload(
+    page: Any, server: LiveServer, runtime: Runtime
+) -> None:
+    tenant = make_tenant(runtime)
+    sign_in(page, server, tenant.key, f"#/patients/{tenant.patient_id}")
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+    drop(page, "#dropzone", {"hand.png": ps.image_bytes("PNG")})
+    # listed as processed, with no thumbnail: the page has seen the processing end
+    expect(page.get_by_label("Select hand.png")).to_be_enabled(timeout=60_000)
+    row = page.locator("#attachments-table tbody tr", has_text="hand.png")
+    expect(row.locator(".thumb-none")).to_have_count(1)
+    attachment_id = int(row.get_attribute("data-id") or 0)
+    assert make_previews(runtime, attachment_id) == "ready"
+    expect(page.get_by_role("button", name="Preview hand.png")).to_be_visible()
+    until(page, lambda: _loaded(page, "#attachments-table img[alt='hand.png']"), what="thumbnail")

@@ -10,6 +10,9 @@ import { openViewer, thumbnail } from "./viewer.js";
 const FILES_PER_PAGE = 25;
 const REFRESH_MS = 1000; // while a listed file is being processed
 const REFRESH_BUSY_MS = 4000; // ... and while a batch of uploads is sent or processed
+// a file processed while the page is open gets its thumbnail when the worker has made its
+// preview, a moment after processing: the list is asked again until then, at most this long
+const PREVIEW_WAIT_MS = 20_000;
 // what the server serves inline (services/filenames.py INLINE_TYPES): never HTML or SVG
 const VIEWABLE = new Set(["application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"]);
 const FIRST_DIRECTION = { filename: "", content_type: "", size: ":desc", created_at: ":desc" };
@@ -24,6 +27,8 @@ export const files = {
   archived: false,
   selected: new Map(), // id → record, across pages
   shown: [], // the completed files of the page, as the viewer moves among them
+  newestAtOpen: null, // the highest attachment id listed when the patient was opened
+  awaitingPreview: new Map(), // id → when it was first listed processed with no preview yet
 };
 
 let say = () => {};
@@ -35,6 +40,8 @@ export function setStatusLine(fn) {
 export function resetFiles(patientId) {
   Object.assign(files, { patientId, page: 1, sort: "created_at:desc", name: "", archived: false });
   files.selected.clear();
+  files.newestAtOpen = null;
+  files.awaitingPreview.clear();
   $("#files-filter").value = "";
   $("#show-archived").checked = false;
   $("#attachments-table tbody").replaceChildren();
@@ -93,10 +100,24 @@ export async function loadFiles({ background = false } = {}) {
   if (asked !== files.patientId || $("#patient-view").hidden) return;
   render(body);
   const pending = body.patient_attachments.some((file) => !settledState(file) && !file.archived_at);
-  if (refresh.again || pending) {
+  if (refresh.again || pending || awaitingPreviews(body.patient_attachments)) {
     refresh.again = false;
     scheduleRefresh();
   }
+}
+
+// Whether a file that arrived since the patient was opened is processed but its preview is
+// not made yet (it may never be: not every type has one, hence the time limit).
+function awaitingPreviews(list) {
+  files.newestAtOpen ??= Math.max(0, ...list.map((file) => Number(file.id)));
+  const now = Date.now();
+  let awaiting = false;
+  for (const file of list) {
+    if (!file.processing_completed || file.preview || Number(file.id) <= files.newestAtOpen) continue;
+    if (!files.awaitingPreview.has(file.id)) files.awaitingPreview.set(file.id, now);
+    awaiting ||= now - files.awaitingPreview.get(file.id) < PREVIEW_WAIT_MS;
+  }
+  return awaiting;
 }
 
 function render(body) {
