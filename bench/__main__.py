@@ -239,7 +239,6 @@ def scanning_section(sc: dict[str, Any]) -> list[str]:
     slower = min(on["store_ops_per_s"]["median"], sc["clamd_alone_per_s"]["median"])
     drain_ratio = round(on["drain_per_s"]["median"] / slower, 2)
     cost = round(off["drain_per_s"]["median"] / on["drain_per_s"]["median"], 2)
-    growth = round(100 * (mem["peak_mib"]["max"] / mem["idle_mib"]["median"] - 1), 1)
     return [
         *head,
         f"`python -m bench.scanning` (its docstring says how): a private clamd on "
@@ -260,21 +259,38 @@ def scanning_section(sc: dict[str, Any]) -> list[str]:
         _row("store operations alone, jobs/s", on["store_ops_per_s"]),
         _row("clamd alone, files/s", sc["clamd_alone_per_s"]),
         _row("clamd alone, ms a file", sc["clamd_alone_ms"]),
-        _row("worker that only starts (scanning on)", mem["idle_mib"], " MiB"),
-        _row(f"worker processing {mem['file_mib']} MiB, scanning on", mem["peak_mib"], " MiB"),
-        _row("its run, start to finish", mem["seconds"], " s"),
+        *_memory_rows(mem),
         "",
         f"Scanning's cost: drain off / on **{cost}**. Drain with scanning / the slower of "
         f"the store's and clamd's own rates: **{drain_ratio}**; target ≥ 0.8: "
-        f"{_met(drain_ratio >= 0.8)}. Worker peak with scanning on, {mem['file_mib']} MiB "
-        f"file: {growth:+} % of the idle worker; target within 10 %: {_met(growth <= 10)} "
-        f"(clamd's own peak RSS in that run: {mem['clamd_peak_mib']} MiB: its signatures, "
-        "and the pages of the temporary file it writes each stream to and maps to scan it, "
-        "file-backed and counted in its RSS). Without scanning the worker already drains "
+        f"{_met(drain_ratio >= 0.8)}. {_memory_verdict(mem)} Without scanning the worker "
+        "already drains "
         "below the store's bare rate (the processing section's ratio: a transaction a job, "
         "and the Python of its client and of the job, beside the store's own requests): "
         "the ratio measures the worker, and scanning's own cost is the off / on ratio.",
     ]
+
+
+def _memory_rows(mem: dict[str, Any] | None) -> list[str]:
+    if mem is None:
+        return []
+    return [
+        _row("worker that only starts (scanning on)", mem["idle_mib"], " MiB"),
+        _row(f"worker processing {mem['file_mib']} MiB, scanning on", mem["peak_mib"], " MiB"),
+        _row("its run, start to finish", mem["seconds"], " s"),
+    ]
+
+
+def _memory_verdict(mem: dict[str, Any] | None) -> str:
+    if mem is None:
+        return "The worker's memory was not measured in this run (--memory-rounds 0)."
+    growth = round(100 * (mem["peak_mib"]["max"] / mem["idle_mib"]["median"] - 1), 1)
+    return (
+        f"Worker peak with scanning on, {mem['file_mib']} MiB file: {growth:+} % of the idle "
+        f"worker; target within 10 %: {_met(growth <= 10)} (clamd's own peak RSS in that run: "
+        f"{mem['clamd_peak_mib']} MiB: its signatures, and the pages of the temporary file it "
+        "writes each stream to and maps to scan it, file-backed and counted in its RSS)."
+    )
 
 
 def webhooks_section(wh: dict[str, Any]) -> list[str]:

@@ -147,13 +147,16 @@ def run(
         "on": _figures(scanned),
         "clamd_alone_per_s": summary([a["files_per_s"] for a in alone]),
         "clamd_alone_ms": summary([a["per_file_ms"] for a in alone]),
+        # None: not measured (--memory-rounds 0)
         "memory": {
             "file_mib": file_mib,
             "idle_mib": summary([m["baseline_peak_rss_mib"] for m in memory]),
             "peak_mib": summary([m["worker_peak_rss_mib"] for m in memory]),
             "seconds": summary([m["worker_seconds"] for m in memory]),
             "clamd_peak_mib": clamd_rss,
-        },
+        }
+        if memory
+        else None,
     }
 
 

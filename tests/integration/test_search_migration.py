@@ -56,4 +56,3 @@ def test_existing_patients_get_their_folded_names(database_url: str) -> None:
     downgrade(database_url, BEFORE)
     upgrade(database_url)
     assert _search_names(database_url) == expected
-

@@ -103,9 +103,7 @@ def test_unarchive_of_another_accounts_or_a_malformed_id_is_404(
 # --- GET /v1/account ------------------------------------------------------------------------
 
 
-def test_the_account_tells_its_key_the_storage_used_and_left(
-    api: Api, runtime: Runtime
-) -> None:
+def test_the_account_tells_its_key_the_storage_used_and_left(api: Api, runtime: Runtime) -> None:
     trial = make_tenant(runtime, plan="trial", storage_limit_bytes=10_000)
     content = samples.pdf()
     _processed(api, trial, "a.pdf", content)

@@ -20,4 +20,3 @@ def test_store_refuses_a_file_over_the_remaining_storage(api: Api, runtime: Runt
     assert too_big.status_code == 400
     assert "EntityTooLarge" in too_big.text
     assert s3_post(post, "fits.bin", b"x" * 1000).status_code == 201
-

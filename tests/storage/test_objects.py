@@ -92,9 +92,7 @@ def test_iter_chunks_of_a_replaced_object_is_precondition_failed(
         next(chunks)
 
 
-def test_iter_chunks_of_a_missing_key_is_object_not_found(
-    store: ObjectStore, prefix: str
-) -> None:
+def test_iter_chunks_of_a_missing_key_is_object_not_found(store: ObjectStore, prefix: str) -> None:
     chunks = store.iter_chunks(prefix + "missing.bin", if_match="0" * 32, chunk_size=KIB)
 
     with pytest.raises(ObjectNotFound):
