@@ -12,19 +12,23 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from clinifile import log_context, metrics
 from clinifile.errors import LeaseLost, OverQuota, ScanError, StorageError
 from clinifile.metrics import timed
 from clinifile.runtime import Runtime
+from clinifile.storage.base import ObjectInfo
 from clinifile.worker import discarder, steps
 from clinifile.worker.discarder import Upload
 from clinifile.worker.judging import BlockedType, Infected
-from clinifile.worker.promotion import UploadMissing
+from clinifile.worker.promotion import Source, UploadMissing
 from clinifile.worker.rules import FailOn, QuarantineOn, RetryOn, Rules, exponential
 from clinifile.worker.steps import Job
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RULES = Rules(
     # the upload grew after registration and the account has no room: its bytes go too
@@ -66,48 +70,76 @@ def process_job(
     carry its attachment id and the id of the request that registered it. then_claim: a
     completed job's transaction also leases its owner the next job, returned (None: none
     was due, or the job ended otherwise)."""
+    stored = store_half(runtime, job)
+    return None if stored is None else record_half(runtime, stored, discard, then_claim=then_claim)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A job whose file is checked and at its permanent key: what recording it needs."""
+
+    job: Job
+    source: Source
+    stored: ObjectInfo
+
+
+def store_half(runtime: Runtime, job: Job) -> Stored | None:
+    """The job's work in the store (read, scan, judge, copy), which records nothing as done
+    and may be repeated; None when the job ended otherwise (a retry scheduled, quarantined,
+    failed, or its lease lost)."""
+
+    def in_the_store() -> Stored:
+        source = timed("inspect", steps.inspect, runtime, job)
+        metrics.scanned(source.scan)
+        settled = timed("settle", steps.settle, runtime, job, source)
+        timed("judge", steps.judge, runtime, source)
+        return Stored(settled, source, timed("promote", steps.promote, runtime, settled, source))
+
+    ended, stored = _by_the_rules(runtime, job, in_the_store)
+    return None if ended else stored
+
+
+def record_half(
+    runtime: Runtime, done: Stored, discard: Discard | None = None, *, then_claim: bool = False
+) -> Job | None:
+    """Records a store_half's job as completed and lets its upload go; then_claim: the same
+    transaction leases the job's owner its next job, returned."""
+    job, source = done.job, done.source
+
+    def completion() -> Job | None:
+        return timed(
+            "complete", steps.complete, runtime, job, source, done.stored, then_claim=then_claim
+        )
+
+    ended, following = _by_the_rules(runtime, job, completion)
+    if not ended and not source.already_promoted:
+        # recorded: the upload is no longer needed (if it stays, the sweep deletes it)
+        (discard or functools.partial(discarder.discard, runtime))((job.region, source.info.key))
+    return following
+
+
+def _by_the_rules(runtime: Runtime, job: Job, step: Callable[[], T]) -> tuple[bool, T | None]:
+    """Runs a step of the job under its log context and RULES: (False, its result), or
+    (True, None) when the job ended otherwise (rescued by a rule, failed on its last
+    attempt, or its lease lost). An error no rule names propagates before the last attempt."""
     request_token = log_context.request_id.set(job.request_id)
     attachment_token = log_context.attachment_id.set(job.id)
     try:
-        return _process(
-            runtime, job, discard or functools.partial(discarder.discard, runtime), then_claim
-        )
+        try:
+            return False, step()
+        except RULES.errors as error:
+            RULES.rescue(runtime, job, error)
+        except Exception:
+            if job.attempts < runtime.settings.worker_max_attempts:
+                raise
+            log.exception("attachment %s: unexpected error on its last attempt", job.id)
+            steps.fail(runtime, job, _unexpected(job.attempts))
+    except LeaseLost:
+        log.info("attachment %s: lease lost; another worker finishes it", job.id)
     finally:
         log_context.attachment_id.reset(attachment_token)
         log_context.request_id.reset(request_token)
-
-
-def _process(runtime: Runtime, job: Job, discard: Discard, then_claim: bool) -> Job | None:
-    try:
-        return _finish(runtime, job, discard, then_claim)
-    except LeaseLost:
-        log.info("attachment %s: lease lost; another worker finishes it", job.id)
-        return None
-
-
-def _finish(runtime: Runtime, job: Job, discard: Discard, then_claim: bool) -> Job | None:
-    try:
-        source = timed("inspect", steps.inspect, runtime, job)
-        metrics.scanned(source.scan)
-        job = timed("settle", steps.settle, runtime, job, source)
-        timed("judge", steps.judge, runtime, source)
-        stored = timed("promote", steps.promote, runtime, job, source)
-        following = timed(
-            "complete", steps.complete, runtime, job, source, stored, then_claim=then_claim
-        )
-    except RULES.errors as error:
-        RULES.rescue(runtime, job, error)
-        return None
-    except Exception:
-        if job.attempts < runtime.settings.worker_max_attempts:
-            raise
-        log.exception("attachment %s: unexpected error on its last attempt", job.id)
-        steps.fail(runtime, job, _unexpected(job.attempts))
-        return None
-    if not source.already_promoted:
-        # recorded: the upload is no longer needed (if it stays, the sweep deletes it)
-        discard((job.region, source.info.key))
-    return following
+    return True, None
 
 
 def _unexpected(attempts: int) -> str:

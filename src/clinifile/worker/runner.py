@@ -4,7 +4,9 @@
 --concurrency N`, or the one inside `serve`), wakes them on new work, sweeps abandoned
 uploads now and then, and on shutdown lets each finish its job or hands the lease back.
 Beside the loops, one thread makes the previews of the files they completed and one deletes
-the uploads they no longer need, so that neither holds up the next job.
+the uploads they no longer need, so that neither holds up the next job. Each running loop
+also records its jobs as completed in a thread of its own (Worker.run), so that a job's
+transaction overlaps the next job's work in the store.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from clinifile.db import attachments as attachments_db
 from clinifile.runtime import Runtime
-from clinifile.worker import discarder, previewing, steps
+from clinifile.worker import discarder, previewing, processing, steps
 from clinifile.worker.deliverer import Deliverer
 from clinifile.worker.delivery import Render
 from clinifile.worker.previewer import previewer
@@ -96,28 +99,69 @@ class Worker:
         sweep(self.runtime)
 
     def run(self) -> None:
+        """The loop of a running worker: run_once's steps, pipelined. While one thread
+        records a job as completed (its transaction also claiming the next), this one works
+        on the job after it in the store, so that the database's round trips overlap the
+        store's."""
         log.info("worker %s started", self.owner)
-        while not self._stop.is_set():
-            try:
-                if self.run_once():
-                    continue
-                self._maybe_sweep()
-            except Exception:
-                log.exception("worker %s: unexpected error; continuing", self.owner)
-            self.runtime.wait_for_work(self.runtime.settings.worker_poll_seconds)
-        self.hand_back()
+        with ThreadPoolExecutor(1, thread_name_prefix=f"recorder-{self.owner}") as recorder:
+            recording: Future[Job | None] | None = None
+            while not self._stop.is_set():
+                try:
+                    busy, recording = self._pipelined_step(recorder, recording)
+                    if busy:
+                        continue
+                    self._maybe_sweep()
+                except Exception:
+                    log.exception("worker %s: unexpected error; continuing", self.owner)
+                self.runtime.wait_for_work(self.runtime.settings.worker_poll_seconds)
+            self.hand_back(self._recorded(recording))
         log.info("worker %s stopped", self.owner)
 
-    def hand_back(self) -> None:
-        """Returns the job claimed ahead, if any, to the queue as if never claimed."""
-        job, self._next = self._next, None
+    def _pipelined_step(
+        self, recorder: ThreadPoolExecutor, recording: Future[Job | None] | None
+    ) -> tuple[bool, Future[Job | None] | None]:
+        """Takes the next job through the store while recording (the last job's record, in
+        the recorder) runs; then waits for that record, whose claim gives the job after,
+        and hands this job to the recorder. (False, …) when there was no job."""
+        job, self._next = self._next or self.claim(), None
         if job is None:
-            return
+            self._next = self._recorded(recording)
+            return self._next is not None, None
+        stored = processing.store_half(self.runtime, job)
+        self._next = self._recorded(recording)
+        if stored is None:  # ended otherwise: retried, quarantined, failed or lost
+            self.after_job(job.id)
+            return True, None
+        then_claim = not self._stop.is_set()
+        return True, recorder.submit(self._record, stored, then_claim)
+
+    def _record(self, stored: processing.Stored, then_claim: bool) -> Job | None:
         try:
-            steps.hand_back(self.runtime, job)
+            following = processing.record_half(
+                self.runtime, stored, self.discard, then_claim=then_claim
+            )
         except Exception:
-            # its lease runs out instead, and another worker takes it then
-            log.exception("worker %s could not hand attachment %s back", self.owner, job.id)
+            log.exception("worker %s: unexpected error; continuing", self.owner)
+            return None
+        self.after_job(stored.job.id)
+        return following
+
+    def _recorded(self, recording: Future[Job | None] | None) -> Job | None:
+        """The job a record claimed, once it is done (None: none, or no record)."""
+        return None if recording is None else recording.result()
+
+    def hand_back(self, *more: Job | None) -> None:
+        """Returns the jobs claimed ahead, if any, to the queue as if never claimed."""
+        jobs, self._next = [self._next, *more], None
+        for job in jobs:
+            if job is None:
+                continue
+            try:
+                steps.hand_back(self.runtime, job)
+            except Exception:
+                # its lease runs out instead, and another worker takes it then
+                log.exception("worker %s could not hand attachment %s back", self.owner, job.id)
 
     def start(self) -> threading.Thread:
         self._thread = threading.Thread(target=self.run, name=f"worker-{self.owner}", daemon=True)
