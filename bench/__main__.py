@@ -239,6 +239,7 @@ def scanning_section(sc: dict[str, Any]) -> list[str]:
     slower = min(on["store_ops_per_s"]["median"], sc["clamd_alone_per_s"]["median"])
     drain_ratio = round(on["drain_per_s"]["median"] / slower, 2)
     cost = round(off["drain_per_s"]["median"] / on["drain_per_s"]["median"], 2)
+    off_ratio = round(off["drain_per_s"]["median"] / off["store_ops_per_s"]["median"], 2)
     return [
         *head,
         f"`python -m bench.scanning` (its docstring says how): a private clamd on "
@@ -264,10 +265,9 @@ def scanning_section(sc: dict[str, Any]) -> list[str]:
         f"Scanning's cost: drain off / on **{cost}**. Drain with scanning / the slower of "
         f"the store's and clamd's own rates: **{drain_ratio}**; target ≥ 0.8: "
         f"{_met(drain_ratio >= 0.8)}. {_memory_verdict(mem)} Without scanning the worker "
-        "already drains "
-        "below the store's bare rate (the processing section's ratio: a transaction a job, "
-        "and the Python of its client and of the job, beside the store's own requests): "
-        "the ratio measures the worker, and scanning's own cost is the off / on ratio.",
+        f"drained {off_ratio} times the store's bare rate in this run: the drain ratio measures "
+        "the worker as a whole (a transaction a job, and the Python of its client and of the "
+        "job, beside the store's own requests), and scanning's own cost is the off / on ratio.",
     ]
 
 
