@@ -65,6 +65,8 @@ class Worker:
         self._thread: threading.Thread | None = None
         # the job claimed with the last one's completion, not yet begun
         self._next: Job | None = None
+        # a running loop's record of its last job, in its recorder thread (run)
+        self._recording: Future[Job | None] | None = None
         interval = runtime.settings.sweep_interval_seconds
         # the first sweep after a random part of the interval, so that workers spread out
         self._next_sweep = time.monotonic() + random.uniform(0.1, 1.0) * interval
@@ -105,36 +107,32 @@ class Worker:
         store's."""
         log.info("worker %s started", self.owner)
         with ThreadPoolExecutor(1, thread_name_prefix=f"recorder-{self.owner}") as recorder:
-            recording: Future[Job | None] | None = None
             while not self._stop.is_set():
                 try:
-                    busy, recording = self._pipelined_step(recorder, recording)
-                    if busy:
+                    if self._pipelined_step(recorder):
                         continue
                     self._maybe_sweep()
                 except Exception:
                     log.exception("worker %s: unexpected error; continuing", self.owner)
                 self.runtime.wait_for_work(self.runtime.settings.worker_poll_seconds)
-            self.hand_back(self._recorded(recording))
+            self.hand_back(self._collect())
         log.info("worker %s stopped", self.owner)
 
-    def _pipelined_step(
-        self, recorder: ThreadPoolExecutor, recording: Future[Job | None] | None
-    ) -> tuple[bool, Future[Job | None] | None]:
-        """Takes the next job through the store while recording (the last job's record, in
-        the recorder) runs; then waits for that record, whose claim gives the job after,
-        and hands this job to the recorder. (False, …) when there was no job."""
+    def _pipelined_step(self, recorder: ThreadPoolExecutor) -> bool:
+        """Takes the next job through the store while the last job's record runs in the
+        recorder; then collects that record (its claim gives the job after) and hands this
+        job to the recorder. False when there was no job."""
         job, self._next = self._next or self.claim(), None
         if job is None:
-            self._next = self._recorded(recording)
-            return self._next is not None, None
+            self._next = self._collect()
+            return self._next is not None
         stored = processing.store_half(self.runtime, job)
-        self._next = self._recorded(recording)
+        self._next = self._collect()
         if stored is None:  # ended otherwise: retried, quarantined, failed or lost
             self.after_job(job.id)
-            return True, None
-        then_claim = not self._stop.is_set()
-        return True, recorder.submit(self._record, stored, then_claim)
+            return True
+        self._recording = recorder.submit(self._record, stored, not self._stop.is_set())
+        return True
 
     def _record(self, stored: processing.Stored, then_claim: bool) -> Job | None:
         try:
@@ -147,8 +145,10 @@ class Worker:
         self.after_job(stored.job.id)
         return following
 
-    def _recorded(self, recording: Future[Job | None] | None) -> Job | None:
-        """The job a record claimed, once it is done (None: none, or no record)."""
+    def _collect(self) -> Job | None:
+        """The job the record in flight claimed, once it is done (None: none, or no
+        record); each record is collected once."""
+        recording, self._recording = self._recording, None
         return None if recording is None else recording.result()
 
     def hand_back(self, *more: Job | None) -> None:
