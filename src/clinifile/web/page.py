@@ -30,7 +30,7 @@ def content_security_policy(runtime: Runtime) -> str:
             # previews are shown from the buckets (presigned GETs of image/webp objects)
             f"img-src 'self' data: {buckets}",
             f"connect-src 'self' {buckets}",
-            # downloads, each in a hidden sandboxed frame (files.js, fetchAsDownload)
+            # downloads, each in a hidden sandboxed frame (files.js, downloadInFrame)
             f"frame-src {buckets}",
             "base-uri 'none'",
             "form-action 'self'",

@@ -266,11 +266,11 @@ function editDescription(file, line) {
 
 // --- actions --------------------------------------------------------------------------------
 
-function follow(url, target) {
+function openInNewTab(url) {
   const anchor = document.createElement("a");
   anchor.href = url;
   anchor.rel = "noopener noreferrer";
-  if (target) anchor.target = target;
+  anchor.target = "_blank";
   document.body.append(anchor);
   anchor.click();
   anchor.remove();
@@ -281,7 +281,7 @@ function follow(url, target) {
 // had not come yet. The frame may download and nothing else (no scripts, no rendering kept).
 const FRAME_KEPT_MS = 60_000;
 
-function fetchAsDownload(url) {
+function downloadInFrame(url) {
   const frame = document.createElement("iframe");
   frame.hidden = true;
   frame.setAttribute("sandbox", "allow-downloads");
@@ -295,7 +295,7 @@ async function download(list) {
     try {
       // JSON instead of the 303: a script cannot read a redirect's Location
       const link = await api(`/v1/patient_attachments/${file.id}/content?redirect=false`);
-      fetchAsDownload(link.url); // served with Content-Disposition: attachment
+      downloadInFrame(link.url); // served with Content-Disposition: attachment
     } catch (error) {
       if (!(error instanceof Cancelled)) say(`Download of ${file.filename} failed: ${error.message}`, { error: true });
       return;
@@ -307,7 +307,7 @@ async function download(list) {
 async function view(file) {
   try {
     const link = await api(`/v1/patient_attachments/${file.id}/content?redirect=false&disposition=inline`);
-    follow(link.url, "_blank"); // a PDF or an image, shown by the browser in a new tab
+    openInNewTab(link.url); // a PDF or an image, shown by the browser in a new tab
     say(`Opened ${file.filename} in a new tab.`);
   } catch (error) {
     if (!(error instanceof Cancelled)) say(`${file.filename} cannot be shown: ${error.message}`, { error: true });
