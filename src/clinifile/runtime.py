@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from clinifile.config import Settings
@@ -30,6 +30,7 @@ class Runtime:
     # sessions() for reads; transaction() for anything that writes
     sessions: sessionmaker[Session]
     writer_sessions: sessionmaker[Session]
+    # the engine of reads outside the ORM (db.driver_reads: the presign path's)
     read_engine: Engine
     stores: dict[str, ObjectStore]
     secret: bytes
@@ -40,10 +41,6 @@ class Runtime:
 
     def store(self, region: str) -> ObjectStore:
         return self.stores[region]
-
-    def reads(self) -> Connection:
-        """A plain connection for a hot read (use as a context manager)."""
-        return self.read_engine.connect()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

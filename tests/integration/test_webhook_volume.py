@@ -66,7 +66,7 @@ def _state_when_received(runtime: Runtime):  # type: ignore[no-untyped-def]
     def check(body: bytes) -> None:
         event = json.loads(body)
         attachment_id = int(event["data"]["id"])
-        with runtime.reads() as conn:
+        with runtime.read_engine.connect() as conn:
             state = conn.scalar(select(Attachment.state).where(Attachment.id == attachment_id))
         assert state is not None, f"{event['type']} of attachment {attachment_id} before it exists"
         if event["type"] == PROCESSED:

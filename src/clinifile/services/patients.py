@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date
 
 from clinifile.db import patients as patients_db
-from clinifile.db.models import Account, Patient
+from clinifile.db.models import Patient
+from clinifile.db.patients import AccountStorage
 from clinifile.db.types import utcnow
 from clinifile.domain.queries import ListQuery
 from clinifile.errors import NotFound, found
@@ -59,12 +60,13 @@ def set_archived(
         return patient
 
 
-def active_patients_account(runtime: Runtime, account_id: int, patient_id: int) -> Account | None:
+def active_patients_account(
+    runtime: Runtime, account_id: int, patient_id: int
+) -> AccountStorage | None:
     """The rule every upload step keeps: files are added only for a patient of the account
-    that exists and is not archived. Returns the account with its storage figures read now,
-    or None when the rule does not hold."""
-    with runtime.reads() as conn:
-        return patients_db.account_of_active_patient(conn, account_id, patient_id)
+    that exists and is not archived. Returns the account's storage figures read now, or
+    None when the rule does not hold."""
+    return patients_db.account_of_active_patient(runtime.read_engine, account_id, patient_id)
 
 
 def presign(runtime: Runtime, principal: Principal, patient_id: int) -> PresignedPost:

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from clinifile import metrics
 from clinifile.config import Settings
 from clinifile.db.models import Account
+from clinifile.db.patients import AccountStorage
 from clinifile.domain.storage import remaining_bytes, upload_max_bytes
 from clinifile.errors import ValidationFailed
 from clinifile.services.object_keys import patient_temp_root, temp_prefix
@@ -46,7 +47,7 @@ def temp_id_is_valid(secret: bytes, account_id: int, patient_id: int, temp_id: s
     return hmac.compare_digest(mac, _mac(secret, account_id, patient_id, nonce))
 
 
-def storage_limit_error(account: Account) -> ValidationFailed:
+def storage_limit_error(account: Account | AccountStorage) -> ValidationFailed:
     limit = account.storage_limit_bytes or 0
     return ValidationFailed(
         {
@@ -58,7 +59,7 @@ def storage_limit_error(account: Account) -> ValidationFailed:
 
 
 def presign(
-    settings: Settings, store: ObjectStore, secret: bytes, account: Account, patient_id: int
+    settings: Settings, store: ObjectStore, secret: bytes, account: AccountStorage, patient_id: int
 ) -> PresignedPost:
     """A presigned post for one patient, limited by file size and remaining storage."""
     remaining = remaining_bytes(account.storage_limit_bytes, account.storage_used_bytes)
