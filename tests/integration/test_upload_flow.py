@@ -128,6 +128,23 @@ def test_register_accepts_percent_encoded_upload_url(api: Api, tenant: Tenant) -
     )
 
 
+def test_a_file_named_with_a_percent_sign_that_encodes_no_utf8_registers(
+    api: Api, tenant: Tenant
+) -> None:
+    """ "50%ff.pdf" is a name, not an encoding: registered as sent, or percent-encoded."""
+    for name, encode in (("50%ff.pdf", False), ("report %c3.pdf", True)):
+        post = api.presign(tenant)
+        assert s3_post(post, name, samples.pdf()).status_code == 201
+        url = upload_url(post, name)
+        if encode:
+            url = post["url"] + quote(post["fields"]["key"].replace("${filename}", name), safe="")
+        response = api.register(tenant, url)
+        assert response.status_code == 201, response.text
+        api.process_all()
+        assert api.get(tenant, response.json()["id"])["filename"] == name
+        assert api.download(tenant, response.json()["id"]).content == samples.pdf()
+
+
 def test_register_accepts_raw_unicode_upload_url(api: Api, tenant: Tenant) -> None:
     record = api.upload(tenant, "Überweisung (1).pdf", samples.pdf())
     api.process_all()

@@ -74,15 +74,24 @@ def presign(
     return post
 
 
+def _unquoted(text: str) -> str | None:
+    """text percent-decoded once, or None when what it encodes is not UTF-8 (then it was not
+    percent-encoded: a file may be named "%80.pdf")."""
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        return None
+
+
 def _key_candidates(upload_url: str, bucket_url: str) -> list[str]:
     """The key as sent, and the key percent-decoded once (the key part, or the whole URL);
     never decoded twice."""
     if upload_url.startswith(bucket_url):
         raw = upload_url[len(bucket_url) :]
-        decoded = unquote(raw, errors="strict")
-        return [raw] if decoded == raw else [raw, decoded]
-    decoded_url = unquote(upload_url, errors="strict")
-    if decoded_url.startswith(bucket_url):
+        decoded = _unquoted(raw)
+        return [raw] if decoded is None or decoded == raw else [raw, decoded]
+    decoded_url = _unquoted(upload_url)
+    if decoded_url is not None and decoded_url.startswith(bucket_url):
         return [decoded_url[len(bucket_url) :]]
     raise InvalidUploadUrl(f"does not start with this account's bucket URL {bucket_url}")
 
@@ -112,11 +121,7 @@ def upload_key(
     this patient. The caller takes the first that exists. InvalidUploadUrl if none fits."""
     reasons: list[str] = []
     keys: list[str] = []
-    try:
-        candidates = _key_candidates(upload_url, bucket_url)
-    except UnicodeDecodeError as error:
-        raise InvalidUploadUrl("percent-encoding is not UTF-8") from error
-    for candidate in candidates:
+    for candidate in _key_candidates(upload_url, bucket_url):
         try:
             keys.append(_check_key(candidate, secret, account_id, patient_id))
         except InvalidUploadUrl as error:
