@@ -21,13 +21,14 @@ from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-_compiled: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+# by statement (kept alive here, so never confused with a later one) and dialect
+_compiled: dict[tuple[ClauseElement, str], tuple[str, tuple[str, ...] | None]] = {}
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
     """The statement's SQL for this dialect and, for a positional paramstyle, the names of
     its parameters in order (None: the driver takes them by name)."""
-    key = (id(statement), dialect.name)
+    key = (statement, dialect.name)
     found = _compiled.get(key)
     if found is None:
         compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
@@ -37,8 +38,8 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> tuple[str, tuple[str
 
 
 def first_row(engine: Engine, statement: ClauseElement, params: dict[str, Any]) -> Any | None:
-    """The first row of statement (a module-level constant: it is compiled once) with its
-    bind parameters given by name, as the driver returns it (a tuple), or None."""
+    """The first row of statement (a module-level constant: it is compiled once and kept)
+    with its bind parameters given by name, as the driver returns it (a tuple), or None."""
     sql, order = _compile(statement, engine.dialect)
     args: Any = tuple(params[name] for name in order) if order is not None else params
     dbapi_error = engine.dialect.loaded_dbapi.Error
