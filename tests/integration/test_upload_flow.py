@@ -131,7 +131,7 @@ def test_register_accepts_percent_encoded_upload_url(api: Api, tenant: Tenant) -
 def test_a_file_named_with_a_percent_sign_that_encodes_no_utf8_registers(
     api: Api, tenant: Tenant
 ) -> None:
-    """ "50%ff.pdf" is a name, not an encoding: registered as sent, or percent-encoded."""
+    """A name such as "50%ff.pdf" is not an encoding: it registers as sent, or encoded."""
     for name, encode in (("50%ff.pdf", False), ("report %c3.pdf", True)):
         post = api.presign(tenant)
         assert s3_post(post, name, samples.pdf()).status_code == 201
